@@ -1,0 +1,59 @@
+"""The committed student release is what nbgrader makes from solutions/, and gives nothing away."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grading import source_notebooks
+
+ASSIGNMENTS = ["rnn"]
+
+
+def cells_of(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    return [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in nb.cells]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_is_in_sync_with_solutions(root, tmp_path, assignment):
+    shutil.copy(root / "nbgrader_config.py", tmp_path)
+    shutil.copytree(root / "solutions" / assignment, tmp_path / "solutions" / assignment)
+    proc = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "generate_assignment",
+                           assignment, "--force"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for src in source_notebooks(root, assignment):
+        fresh = tmp_path / "assignments" / assignment / src.name
+        committed = root / "assignments" / assignment / src.name
+        assert committed.is_file(), f"{committed} is missing: run `make release`"
+        assert cells_of(committed) == cells_of(fresh), f"{committed} is stale: run `make release`"
+
+
+def test_student_facing_files_hold_no_answers(root):
+    marker = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
+    places = [root / "assignments", root / "book", root / "course_lib"]
+    leaks = [p for place in places for p in place.rglob("*")
+             if p.is_file() and p.suffix in {".ipynb", ".md", ".py"} and marker.search(p.read_text())]
+    assert not leaks, f"solution or hidden-test markers in student-facing files: {leaks}"
+
+
+def test_released_answer_cells_are_stubs(root):
+    for assignment in ASSIGNMENTS:
+        for src in source_notebooks(root, assignment):
+            nb = nbformat.read(root / "assignments" / assignment / src.name, as_version=4)
+            answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+            assert answers, f"{src.name} has no answer cells"
+            for cell in answers:
+                assert "raise NotImplementedError()" in cell.source, cell.source
+
+
+def test_requirements_are_pinned(root):
+    lines = [ln.strip() for ln in (root / "requirements.txt").read_text().splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    loose = [ln for ln in lines if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+\-]+", ln)]
+    assert not loose, f"requirements.txt lines that are not pinned with ==: {loose}"
+    assert "torch==2.13.0" in lines and "jupyter-book==1.0.4.post1" in lines and "nbgrader==0.9.6" in lines
