@@ -1,0 +1,130 @@
+"""A vanilla RNN layer in PyTorch, written from its equation, with the assignments' parameter layout.
+
+    h_t = tanh(x_t Wx + h_{t-1} Wh + b)
+
+Shapes (batch first): x (N, T, D), h0 (N, H), h (N, T, H); parameters Wx (D, H), Wh (H, H), b (H,).
+This is the NumPy assignments' layout (row vectors times weights), so their weights load as they are.
+``torch.nn.RNN`` stores the transposes and two biases; ``to_torch_rnn_state_dict`` and
+``from_torch_rnn_state_dict`` are the one place that converts between the two.
+Gradients come from autograd: the hand-written backward is the students' work, not the library's.
+"""
+import math
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+TORCH_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
+def _check_shape(value: torch.Tensor, expected: tuple, name: str, letters: str, hint: str = "") -> None:
+    """Raise ValueError unless ``value`` has shape ``expected`` (None entries match any size)."""
+    found = tuple(value.shape)
+    ok = len(found) == len(expected) and all(e is None or e == f for e, f in zip(expected, found))
+    if not ok:
+        want = ", ".join(letter if e is None else f"{letter}={e}" for letter, e in zip(letters, expected))
+        raise ValueError(f"{name} should have shape ({want}), but has shape {found}.{hint}")
+
+
+class RNN(nn.Module):
+    """Single-layer tanh RNN over a batch of sequences; h_t = tanh(x_t Wx + h_{t-1} Wh + b).
+
+    Inputs:
+    - input_size: D, the size of each x_t
+    - hidden_size: H, the size of each h_t
+    - device, dtype: where and how the parameters are created (default: cpu, float32)
+    - generator: torch.Generator (on the CPU) for the initial weights; None uses torch's global one
+    Parameters: Wx (D, H), Wh (H, H), b (H,), initialised like torch.nn.RNN: U(-1/sqrt(H), 1/sqrt(H)).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, *, device=None, dtype=None,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        D, H = input_size, hidden_size
+        self.Wx = nn.Parameter(torch.empty(D, H, device=device, dtype=dtype))
+        self.Wh = nn.Parameter(torch.empty(H, H, device=device, dtype=dtype))
+        self.b = nn.Parameter(torch.empty(H, device=device, dtype=dtype))
+        self.reset_parameters(generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), on the CPU, then copy it in place."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in (self.Wx, self.Wh, self.b):
+            values = torch.empty(p.shape, dtype=p.dtype).uniform_(-k, k, generator=generator)
+            p.copy_(values)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        """Run the RNN over all T steps.
+
+        Inputs:
+        - x: input sequences, of shape (N, T, D)
+        - h0: initial hidden state, of shape (N, H); None means zeros
+        Returns a tuple of:
+        - h: hidden states for every step, of shape (N, T, H)
+        - h_last: the hidden state after the last step, of shape (N, H)
+        """
+        _check_shape(x, (None, None, self.input_size), "x", "NTD",
+                     " The input is batch first; for a single sequence pass x[None].")
+        N, T, _ = x.shape
+        if h0 is None:
+            h0 = x.new_zeros(N, self.hidden_size)
+        _check_shape(h0, (N, self.hidden_size), "h0", "NH")
+        xWx = x @ self.Wx  # (N, T, H): the input term for all steps at once
+        h_prev, hs = h0, []
+        for t in range(T):
+            h_prev = torch.tanh(xWx[:, t] + h_prev @ self.Wh + self.b)  # (N, H)
+            hs.append(h_prev)
+        h = torch.stack(hs, dim=1) if hs else x.new_zeros(N, 0, self.hidden_size)  # (N, T, H)
+        return h, h_prev
+
+    def extra_repr(self) -> str:
+        return f"D={self.input_size}, H={self.hidden_size}"
+
+
+def to_torch_rnn_state_dict(Wx, Wh, b) -> dict[str, torch.Tensor]:
+    """The state dict of a one-layer ``torch.nn.RNN`` computing the same function.
+
+    Inputs (tensors or arrays):
+    - Wx: input-to-hidden weights, of shape (D, H)
+    - Wh: hidden-to-hidden weights, of shape (H, H)
+    - b: bias, of shape (H,)
+    Returns a dict with weight_ih_l0 = Wx.T (H, D), weight_hh_l0 = Wh.T (H, H),
+    bias_ih_l0 = b (H,) and bias_hh_l0 = zeros (H,): torch adds the two biases, so b sits in one.
+    """
+    Wx, Wh, b = (torch.as_tensor(a) for a in (Wx, Wh, b))
+    _check_shape(Wx, (None, None), "Wx", "DH")
+    H = Wx.shape[1]
+    _check_shape(Wh, (H, H), "Wh", "HH")
+    _check_shape(b, (H,), "b", "H")
+    return {"weight_ih_l0": Wx.T.clone(), "weight_hh_l0": Wh.T.clone(),
+            "bias_ih_l0": b.clone(), "bias_hh_l0": torch.zeros_like(b)}
+
+
+def from_torch_rnn_state_dict(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Wx, Wh, b from a one-layer ``torch.nn.RNN`` state dict (or the module itself).
+
+    Inputs:
+    - sd: mapping with weight_ih_l0 (H, D), weight_hh_l0 (H, H), bias_ih_l0 (H,), bias_hh_l0 (H,)
+    Returns {'Wx': (D, H), 'Wh': (H, H), 'b': (H,)}, with b = bias_ih_l0 + bias_hh_l0;
+    ``RNN.load_state_dict`` takes it as it is.
+    """
+    if isinstance(sd, nn.Module):
+        sd = sd.state_dict()
+    missing = [k for k in TORCH_KEYS if k not in sd]
+    if missing:
+        raise KeyError(f"not a one-layer torch.nn.RNN state dict: missing {missing} "
+                       f"(found {sorted(sd)}). Build the RNN with bias=True and "
+                       f"pass rnn.state_dict().")
+    extra = sorted(k for k in sd if k not in TORCH_KEYS)
+    if extra:
+        raise ValueError(f"only one-layer, one-direction torch.nn.RNN weights convert; found extra "
+                         f"keys {extra}. Use num_layers=1 and bidirectional=False.")
+    W_ih, W_hh, b_ih, b_hh = (sd[k].detach() for k in TORCH_KEYS)
+    _check_shape(W_ih, (None, None), "weight_ih_l0", "HD")
+    H = W_ih.shape[0]
+    _check_shape(W_hh, (H, H), "weight_hh_l0", "HH")
+    _check_shape(b_ih, (H,), "bias_ih_l0", "H")
+    _check_shape(b_hh, (H,), "bias_hh_l0", "H")
+    return {"Wx": W_ih.T.clone(), "Wh": W_hh.T.clone(), "b": b_ih + b_hh}

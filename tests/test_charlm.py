@@ -1,0 +1,141 @@
+"""course_lib.charlm: initial loss, overfitting, sampling, truncated BPTT borders."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib.charlm import CharRNN, evaluate, make_streams, sample, train
+from course_lib.text import CharVocab
+
+cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+HELLO = "hello " * 200
+
+
+def seeded(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def small_model(V=5, seed=0, dtype=None):
+    return CharRNN(V, 8, 32, dtype=dtype, generator=seeded(seed))
+
+
+def test_initial_loss_is_log_V():
+    V = 20
+    ids = np.random.default_rng(0).integers(V, size=2000)
+    loss = evaluate(small_model(V), ids)
+    assert abs(loss - math.log(V)) < 0.02, (loss, math.log(V))
+
+
+def test_overfits_hello_and_samples_it_back():
+    vocab = CharVocab(HELLO)
+    model = small_model(vocab.size)
+    ids = vocab.encode(HELLO)
+    history = train(model, ids, seq_len=12, batch_size=8, steps=150, lr=1e-2, device="cpu",
+                    progress=False)
+    first, last = history["loss"][0], np.mean(history["loss"][-10:])
+    assert abs(first - math.log(vocab.size)) < 0.05
+    assert last < 0.1, history["loss"][::10]
+    assert evaluate(model, ids) < 0.1
+    out = sample(model, vocab.encode("hel"), 15, temperature=0.1, generator=seeded(0))
+    assert vocab.decode(out) == "lo hello hello "
+
+
+def test_history_has_one_entry_per_step():
+    model = small_model()
+    ids = np.random.default_rng(0).integers(5, size=500)
+    history = train(model, ids, seq_len=10, batch_size=4, steps=7, device="cpu", progress=True)
+    assert history["step"] == list(range(1, 8))
+    assert len(history["loss"]) == 7 and all(np.isfinite(history["loss"]))
+    assert np.all(np.diff(history["seconds"]) >= 0) and history["seconds"][0] >= 0
+
+
+def test_training_is_reproducible_on_cpu():
+    ids = np.random.default_rng(0).integers(5, size=600)
+    runs = [train(small_model(seed=1), ids, seq_len=10, batch_size=4, steps=20, seed=s,
+                  device="cpu", progress=False)["loss"] for s in (3, 3, 4)]
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+def test_train_rejects_too_little_text():
+    with pytest.raises(ValueError, match=r"need at least \(batch_size \+ 1\) \* seq_len = 90"):
+        train(small_model(), np.zeros(89, dtype=np.int64), seq_len=10, batch_size=8, progress=False)
+
+
+def test_make_streams_layout():
+    x, y = make_streams(np.arange(23), batch_size=3, offset=1)
+    # 23 ids, skip 1, keep one for the last target: 21 inputs = 3 streams of 7
+    assert torch.equal(x, torch.arange(1, 22).view(3, 7))
+    assert torch.equal(y, x + 1)
+
+
+def test_chunks_carry_the_state_but_detach_it():
+    """Each chunk starts from the previous chunk's final state, cut from its graph."""
+    model = small_model()
+    seen = []  # (h0 given to the RNN, h_last it returned)
+    model.rnn.register_forward_hook(lambda mod, args, out: seen.append((args[1], out[1])))
+    ids = np.random.default_rng(0).integers(5, size=4 * 3 * 10 + 10)  # 3 chunks per pass
+    train(model, ids, seq_len=10, batch_size=4, steps=7, device="cpu", progress=False)
+    assert len(seen) == 7
+    carried = 0
+    for (h0, _), (_, h_prev_last) in zip(seen[1:], seen[:-1]):
+        if h0 is None:  # a new pass over the text starts from zeros
+            continue
+        carried += 1
+        assert h0.grad_fn is None and not h0.requires_grad
+        torch.testing.assert_close(h0, h_prev_last.detach())
+        assert h_prev_last.grad_fn is not None  # it was part of a graph before the cut
+    assert carried >= 4
+
+
+def test_evaluate_carries_state_across_chunks():
+    ids = np.random.default_rng(1).integers(5, size=301)
+    model = small_model(dtype=torch.float64)
+    with torch.no_grad():
+        model.W_vocab.normal_(generator=seeded(2))  # make predictions depend on the state
+    assert evaluate(model, ids, seq_len=7, batch_size=4) == pytest.approx(
+        evaluate(model, ids, seq_len=1000, batch_size=4), rel=1e-12)
+
+
+def test_sample_length_range_and_seed():
+    model = small_model(V=7)
+    a = sample(model, [1, 2], 50, generator=seeded(5))
+    assert a.shape == (50,) and a.dtype == np.int64
+    assert a.min() >= 0 and a.max() < 7
+    assert np.array_equal(a, sample(model, [1, 2], 50, generator=seeded(5)))
+    assert not np.array_equal(a, sample(model, [1, 2], 50, generator=seeded(6)))
+    assert sample(model, [0], 0).shape == (0,)
+
+
+def test_low_temperature_picks_the_most_likely():
+    model = small_model(V=7)
+    with torch.no_grad():
+        model.b_vocab[3] = 5.0
+    assert set(sample(model, [0], 20, temperature=1e-3, generator=seeded(0)).tolist()) == {3}
+
+
+@pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), float("inf"), "1"])
+def test_temperature_must_be_positive(temperature):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        sample(small_model(), [0], 5, temperature=temperature)
+
+
+@pytest.mark.parametrize("start", [[], [5], [-1]])
+def test_bad_start_ids(start):
+    with pytest.raises(ValueError, match=r"start_ids should be at least one id in 0\.\.4"):
+        sample(small_model(), start, 5)
+
+
+def test_forward_wants_batched_ids():
+    with pytest.raises(ValueError, match=r"ids should have shape \(N, T\), but has shape \(4,\)"):
+        small_model()(torch.zeros(4, dtype=torch.long))
+
+
+@cuda_only
+def test_trains_and_samples_on_cuda():
+    model = small_model()
+    ids = np.random.default_rng(0).integers(5, size=500)
+    history = train(model, ids, seq_len=10, batch_size=4, steps=5, device="cuda", progress=False)
+    assert model.W_embed.device.type == "cuda" and len(history["loss"]) == 5
+    assert sample(model, [0], 10, generator=seeded(0)).shape == (10,)
