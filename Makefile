@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # nbgrader runs `alembic` from PATH: the venv's bin comes first for every recipe.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv book test grade clean check-npm vendor release
+.PHONY: venv book test grade bench clean check-npm vendor release
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { \
@@ -53,12 +53,20 @@ book: $(STAMP) vendor
 test: $(STAMP) vendor
 	$(BIN)/python -m pytest
 
+# make grade [SUBMISSIONS=dir] [ASSIGNMENT=rnn] [WORKERS=n] [GRADE_ARGS="--force ..."]
+ASSIGNMENT ?= rnn
 grade: $(STAMP)
-	$(BIN)/python -m course_lib.grading $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS),--demo)
+	$(BIN)/course grade $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS),--demo) \
+	  --assignment $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(GRADE_ARGS)
+
+# Benchmarks (not part of make test): grading throughput with 1 and 2 workers.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_grading.py
 
 # Regenerate the student releases in assignments/ from solutions/ (commit the result).
 release: $(STAMP)
-	for a in $$(ls solutions); do $(BIN)/nbgrader generate_assignment $$a --force || exit 1; done
+	for nb in solutions/*/*.ipynb; do a=$$(basename $$(dirname $$nb)); \
+	  $(BIN)/nbgrader generate_assignment $$a --force || exit 1; done
 
 clean:
 	rm -rf _build node_modules

@@ -9,12 +9,15 @@ import os
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+# A non-empty course id: nbgrader creates no course row for "", which PostgreSQL's foreign keys refuse.
+c.CourseDirectory.course_id = "rnn-course"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
-c.CourseDirectory.db_assignments = [{"name": "rnn"}]
-# Override with NBGRADER_DB_URL (e.g. a PostgreSQL URL or a scratch SQLite file for tests).
+# SQLite by default (the timeout lets parallel graders wait for each other's writes);
+# NBGRADER_DB_URL or `course grade --db-url` switch to e.g. postgresql://user@host/db.
 c.CourseDirectory.db_url = os.environ.get(
-    "NBGRADER_DB_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db"))
+    "NBGRADER_DB_URL",
+    "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db") + "?timeout=120")
 # Only notebooks are released; helper files of an assignment are listed here if any appear.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
@@ -29,5 +32,15 @@ c.Execute.interrupt_on_timeout = True
 # print are not a student's failure: drop stderr chunks that are only such warnings.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?s)^(\s*[^\n]*(Warning|warn)[^\n]*\n?(\s+[^\n]*\n?)*)+$"
+
+# Feedback shows which tests failed and why, not the hidden tests' code.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course_lib.grading.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+# Long outputs are cut in the autograded notebook and the feedback.
+c.LimitOutput.max_lines = 500
+c.LimitOutput.max_traceback = 50
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

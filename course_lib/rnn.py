@@ -73,8 +73,10 @@ class RNN(nn.Module):
         _check_shape(h0, (N, self.hidden_size), "h0", "NH")
         xWx = x @ self.Wx  # (N, T, H): the input term for all steps at once
         h_prev, hs = h0, []
-        for t in range(T):
-            h_prev = torch.tanh(xWx[:, t] + h_prev @ self.Wh + self.b)  # (N, H)
+        # unbind, not xWx[:, t]: indexing makes autograd build an (N, T, H) gradient per step,
+        # so the backward would cost O(T^2).
+        for xWx_t in xWx.unbind(1):
+            h_prev = torch.tanh(xWx_t + h_prev @ self.Wh + self.b)  # (N, H)
             hs.append(h_prev)
         h = torch.stack(hs, dim=1) if hs else x.new_zeros(N, 0, self.hidden_size)  # (N, T, H)
         return h, h_prev

@@ -20,3 +20,10 @@ def venv_on_path():
     os.environ["PATH"] = f"{BIN}{os.pathsep}{old}"
     yield
     os.environ["PATH"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_course(root, tmp_path_factory, venv_on_path):
+    from tiny_course import make_tiny_course
+
+    return make_tiny_course(root, tmp_path_factory.mktemp("tinycourse"))

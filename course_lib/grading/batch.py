@@ -1,0 +1,187 @@
+"""Grade a batch of submissions: a scratch nbgrader course, parallel workers, resume, CSV, table.
+
+The work directory is an nbgrader course of its own: nbgrader_config.py and the assignment's
+source copied in, the gradebook, submitted/ (copies: the input is never written), autograded/,
+feedback/, results/<student>.json (one per finished student), grades.csv and logs/.
+Running again resumes: a student whose result is on disk for the same notebooks is not graded
+again unless ``force``. Each student is graded by ``course_lib.grading.worker`` in a process of
+its own, so a crash, a kill or a runaway notebook costs that student's grade and nobody else's.
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course_lib.grading import feedback
+from course_lib.grading.submissions import Submission, collect, copy_in, safe_student_id, source_notebooks
+from course_lib.grading.worker import digest, write_json
+
+COURSE_ROOT = Path(__file__).resolve().parents[2]
+DEFAULTS = {"cell_timeout": 120, "notebook_timeout": 600, "memory_mb": 4096, "file_mb": 64,
+            "output_chars": 1_000_000}
+
+
+@dataclass
+class Result:
+    student: str
+    score: float | None = None
+    max_score: float | None = None
+    status: str = "graded"
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    reused: bool = False
+
+
+def make_api(workdir: Path, cell_timeout: int | None = None, db_url: str | None = None):
+    """nbgrader's API on the course in workdir, configured by its nbgrader_config.py."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
+    config.NbGraderAPI.log_level = "WARN"
+    config.Exchange.root = str(workdir / "exchange")
+    if cell_timeout:
+        config.Execute.timeout = cell_timeout
+    if db_url:
+        config.CourseDirectory.db_url = db_url
+    (workdir / "exchange").mkdir(exist_ok=True)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def write_kernelspec(workdir: Path) -> None:
+    """The 'python3' kernel of the grading run starts inside the sandbox (see sandbox.py)."""
+    spec = workdir / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "course_lib.grading.sandbox", "-f", "{connection_file}"],
+        "display_name": "Python 3 (grading sandbox)", "language": "python"}, indent=1))
+
+
+def prepare_course(course_root: Path, workdir: Path, assignment: str, settings: dict) -> None:
+    """Create or update the scratch course; release the assignment into its gradebook."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for sub in ("results", "logs", "submitted"):
+        (workdir / sub).mkdir(exist_ok=True)
+    shutil.copy(course_root / "nbgrader_config.py", workdir / "nbgrader_config.py")
+    shutil.copytree(course_root / "solutions" / assignment, workdir / "solutions" / assignment,
+                    dirs_exist_ok=True)
+    write_kernelspec(workdir)
+    write_json(workdir / "settings.json", settings)
+    made = make_api(workdir, db_url=settings.get("db_url")).generate_assignment(assignment, force=True, create=True)
+    if not made["success"]:
+        raise SystemExit(f"error: nbgrader could not generate '{assignment}':\n{made['log'][-4000:]}")
+
+
+def run_worker(workdir: Path, assignment: str, student: str, timeout: float) -> Result:
+    """Grade one student in a worker process; a worker that fails still yields a Result."""
+    import psutil
+
+    result_file = workdir / "results" / f"{student}.json"
+    result_file.unlink(missing_ok=True)
+    start = time.perf_counter()
+    with open(workdir / "logs" / f"{student}.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "course_lib.grading.worker", str(workdir),
+                                 assignment, student], stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+            why = f"the grading process stopped with exit status {proc.returncode}"
+        except subprocess.TimeoutExpired:
+            why = f"the notebook ran longer than the {timeout:.0f} s limit and was stopped"
+            for p in psutil.Process(proc.pid).children(recursive=True) + [psutil.Process(proc.pid)]:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+            proc.wait()
+    if result_file.exists():
+        return result_from(json.loads(result_file.read_text()))
+    res = Result(student, score=0.0, status="error", seconds=round(time.perf_counter() - start, 2),
+                 notes=[why])
+    write_json(result_file.with_suffix(".failed.json"), vars(res))
+    for nb in (workdir / "submitted" / student / assignment).glob("*.ipynb"):
+        page = workdir / "feedback" / student / assignment / nb.with_suffix(".html").name
+        feedback.add_banner(page, "Your notebook could not be graded", res.notes)
+    return res
+
+
+def result_from(data: dict, reused: bool = False) -> Result:
+    keys = {"student", "score", "max_score", "status", "seconds", "notes"}
+    return Result(**{k: v for k, v in data.items() if k in keys}, reused=reused)
+
+
+def grade(submissions: Path, workdir: Path, assignment: str, course_root: Path = COURSE_ROOT, *,
+          workers: int | None = None, force: bool = False, progress: bool = False,
+          settings: dict | None = None, named_regexp: str | None = None) -> list[Result]:
+    """Autograde every submission in ``submissions``; one Result per student (or problem)."""
+    settings = {**DEFAULTS, **(settings or {}), "course_root": str(course_root.resolve()),
+                "submissions": str(submissions.resolve())}
+    expected = [p.name for p in source_notebooks(course_root, assignment)]
+    kwargs = {"named_regexp": named_regexp} if named_regexp else {}
+    found = collect(submissions, assignment, expected, **kwargs)
+    prepare_course(course_root, workdir, assignment, settings)
+    results, todo = [], []
+    for sub in found:
+        if not safe_student_id(sub.student):
+            sub.problems.append(f"student id {sub.student!r} is not a plain name (letters, digits, . _ - @ +)")
+        if sub.problems:
+            results.append(Result(sub.student, status="skipped", notes=sub.problems + sub.notes))
+            continue
+        copy_in(sub, workdir / "submitted", assignment, workdir / "assignments" / assignment)
+        done = workdir / "results" / f"{sub.student}.json"
+        if done.exists() and not force:
+            old = json.loads(done.read_text())
+            if old.get("digest") == digest(workdir / "submitted" / sub.student / assignment):
+                results.append(result_from(old, reused=True))
+                continue
+        todo.append(sub)
+    results += run_all(workdir, assignment, todo, workers or os.cpu_count() or 1, settings, progress)
+    notes = {sub.student: sub.notes for sub in found if not sub.problems}
+    for r in results:
+        r.notes += [n for n in notes.get(r.student, []) if n not in r.notes]
+    results.sort(key=lambda r: r.student)
+    write_csv(results, workdir / "grades.csv", assignment)
+    return results
+
+
+def run_all(workdir: Path, assignment: str, todo: list[Submission], workers: int,
+            settings: dict, progress: bool) -> list[Result]:
+    from tqdm import tqdm
+
+    timeout = settings["notebook_timeout"] * max(1, len(source_notebooks(workdir, assignment)))
+    out = []
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(todo), desc=f"grading {assignment}", unit="student", disable=not progress,
+                 file=sys.stderr) as bar:
+        futures = [pool.submit(run_worker, workdir, assignment, s.student, timeout) for s in todo]
+        for future in as_completed(futures):
+            out.append(future.result())
+            bar.update()
+    return out
+
+
+def write_csv(results: list[Result], path: Path, assignment: str) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student_id", "assignment", "score", "max_score", "status", "seconds", "notes"])
+        for r in results:
+            writer.writerow([r.student, assignment, "" if r.score is None else r.score,
+                             "" if r.max_score is None else r.max_score, r.status, r.seconds,
+                             " | ".join(r.notes)])
+
+
+def table(results: list[Result]) -> str:
+    rows = [("student", "score", "max", "status", "seconds")]
+    for r in results:
+        rows.append((r.student, "-" if r.score is None else f"{r.score:g}",
+                     "-" if r.max_score is None else f"{r.max_score:g}",
+                     r.status + (" (earlier run)" if r.reused else ""), f"{r.seconds:.1f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)

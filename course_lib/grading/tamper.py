@@ -1,0 +1,126 @@
+"""A static look at the code a student wrote, for constructs that tamper with grading.
+
+The student's cells (answer cells, and cells the student added) are parsed, not run. A finding
+holds the submission's score at 0 for the instructor to review: the sandbox and the hidden
+tests' own checks already stop these attacks at run time, and the hold makes sure that an attack
+nobody foresaw cannot raise a score unnoticed. Each finding names the cell, the line and the reason.
+"""
+import ast
+from dataclasses import dataclass
+
+import nbformat
+
+# Modules an answer may import. Anything else is held for review.
+ALLOWED_IMPORTS = {"numpy", "math", "time", "collections", "itertools", "functools", "typing",
+                   "dataclasses", "matplotlib", "tqdm", "course_lib.gradcheck", "course_lib.rnn",
+                   "course_lib.charlm", "course_lib.text", "course_lib.device", "torch", "random"}
+FORBIDDEN_NAMES = {"get_ipython", "__builtins__", "builtins", "globals", "locals", "vars", "exec",
+                   "eval", "compile", "__import__", "setattr", "delattr", "open", "exit", "quit",
+                   "breakpoint", "__loader__", "__spec__"}
+FORBIDDEN_ATTRS = {"_exit", "exit", "kill", "system", "__class__", "__subclasses__", "__globals__",
+                   "__code__", "__dict__", "__builtins__", "__bases__", "__mro__", "f_globals",
+                   "f_back", "modules", "showtraceback", "run_cell", "input_transformers_post",
+                   "ast_transformers", "set_custom_exc", "excepthook"}
+FORBIDDEN_METHODS = {"__eq__", "__ne__", "__bool__", "__float__", "__array__", "__lt__", "__le__",
+                     "__gt__", "__ge__", "__abs__", "__len__", "__getattr__", "__getattribute__",
+                     "__array_ufunc__", "__array_function__", "__torch_function__", "__del__"}
+
+
+@dataclass
+class Finding:
+    cell: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"cell {self.cell}, line {self.line}: {self.reason}"
+
+
+def _allowed(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in ALLOWED_IMPORTS)
+
+
+def imported_names(release: nbformat.NotebookNode) -> set[str]:
+    """Names the instructor's cells bind to modules (np, torch, ...): not for students to change."""
+    names = set()
+    for cell in release.cells:
+        try:
+            tree = ast.parse(cell.source) if cell.cell_type == "code" else None
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree) if tree else []:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names |= {a.asname or a.name.split(".")[0] for a in node.names}
+    return names
+
+
+def scan_source(source: str, cell: str, modules: set[str] = frozenset()) -> list[Finding]:
+    """Findings in one cell's code (a cell that does not parse has none: it simply fails).
+
+    ``modules``: names already bound to modules by the instructor's cells (see imported_names).
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    imported = set(modules)
+    for node in ast.walk(tree):
+        add = lambda reason: found.append(Finding(cell, getattr(node, "lineno", 0), reason))
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                imported.add(alias.asname or alias.name.split(".")[0])
+                if not _allowed(alias.name):
+                    add(f"imports {alias.name}")
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            for alias in node.names:
+                imported.add(alias.asname or alias.name)
+                if not _allowed(f"{module}.{alias.name}") and not _allowed(module) or node.level:
+                    add(f"imports {alias.name} from {module or '.'}")
+        elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+            add(f"uses {node.id}")
+        elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRS:
+            add(f"uses .{node.attr}")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in FORBIDDEN_METHODS:
+            add(f"defines {node.name}")
+    for node in ast.walk(tree):  # assignments into imported modules: np.allclose = ...
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            root = target
+            while isinstance(root, (ast.Attribute, ast.Subscript)):
+                root = root.value
+            if isinstance(target, (ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name) \
+                    and root.id in imported:
+                found.append(Finding(cell, node.lineno, f"changes {ast.unparse(target)}, part of "
+                                                        f"the module {root.id}"))
+    return found
+
+
+def locked_sources(release: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> code of the cells nbgrader restores when grading, as the release shows them."""
+    locked = {}
+    for cell in release.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
+            locked[meta["grade_id"]] = cell.source
+    return locked
+
+
+def scan_notebook(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[Finding]:
+    """Findings in every code cell that is not a verbatim copy of a locked cell.
+
+    Metadata in a submission is not trusted: a cell counts as the instructor's only if its id
+    names a locked cell and its code is that cell's code, character for character.
+    """
+    locked, modules = locked_sources(release), imported_names(release)
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in locked and cell.source == locked[grade_id]:
+            continue
+        found += scan_source(cell.source, grade_id or f"#{index + 1}", modules)
+    return found

@@ -1,0 +1,57 @@
+"""The static scan: what it flags, and that honest code passes."""
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from course_lib.grading.tamper import scan_notebook, scan_source
+
+HONEST = '''
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    import numpy as np
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    cache = {"x": x}
+    cache["h"] = next_h
+    return next_h, cache
+'''
+
+
+def reasons(source, modules=frozenset({"np"})):
+    return [f.reason for f in scan_source(source, "c", set(modules))]
+
+
+def test_honest_code_has_no_findings():
+    assert reasons(HONEST) == []
+    assert reasons("import matplotlib.pyplot as plt\nfrom collections import defaultdict") == []
+
+
+def test_each_attack_is_named():
+    cases = {
+        "np.allclose = lambda *a, **k: True": "changes np.allclose",
+        "np.testing.assert_allclose = print": "changes np.testing.assert_allclose",
+        "import builtins": "imports builtins",
+        "setattr(np, 'allclose', 1)": "uses setattr",
+        "class A:\n    def __eq__(self, o):\n        return True": "defines __eq__",
+        "get_ipython().showtraceback = None": "uses get_ipython",
+        "import os\nos._exit(0)": "uses ._exit",
+        "from os import system": "imports system from os",
+        "f = open('/x')": "uses open",
+        "x = ().__class__.__bases__": "uses .__class__",
+        "from . import grading": "imports grading from .",
+    }
+    for source, expected in cases.items():
+        assert any(expected in r for r in reasons(source)), (source, reasons(source))
+
+
+def test_unparsable_code_is_not_a_finding():
+    assert reasons("def (:") == []
+
+
+def test_metadata_is_not_trusted():
+    locked = new_code_cell("assert True", metadata={"nbgrader": {"grade_id": "t", "locked": True,
+                                                                  "grade": True, "solution": False}})
+    release = new_notebook(cells=[new_code_cell("import numpy as np"), locked])
+    verbatim = nbformat.from_dict(nbformat.v4.new_notebook(cells=[locked]))
+    assert scan_notebook(verbatim, release) == []
+    disguised = new_code_cell("import os", metadata=locked.metadata)  # claims to be the locked cell
+    assert [f.reason for f in scan_notebook(new_notebook(cells=[disguised]), release)] == ["imports os"]
+    found = scan_notebook(new_notebook(cells=[new_code_cell("np.allclose = 1")]), release)
+    assert [f.reason for f in found] == ["changes np.allclose, part of the module np"]
