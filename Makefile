@@ -59,9 +59,10 @@ grade: $(STAMP)
 	$(BIN)/course grade $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS),--demo) \
 	  --assignment $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(GRADE_ARGS)
 
-# Benchmarks (not part of make test): grading throughput with 1 and 2 workers.
+# Benchmarks (not part of make test): grading throughput with 1 and 2 workers; gated layers vs torch.nn.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_grading.py
+	$(BIN)/python benchmarks/bench_gated.py --threads 1
 
 # Regenerate the student releases in assignments/ from solutions/ (commit the result).
 release: $(STAMP)
