@@ -77,6 +77,9 @@ CASES = {
     "np_testing": ("replaces numpy.testing.assert_allclose",
                    "np.testing.assert_allclose = lambda *a, **k: None\n" + WRONG, None, None, "held", 0,
                    "changes np.testing.assert_allclose"),
+    "rebind_numpy": ("replaces np with a fake whose random inputs are all zeros",
+                     "class FakeNumpy:\n    def __getattr__(self, name):\n        return __import__('numpy')"
+                     ".zeros\nnp = FakeNumpy()\n" + WRONG, None, None, "held", 0, "rebinds np"),
     "builtins": ("replaces a builtin the tests use",
                  "import builtins\nbuiltins.abs = lambda x: 0\n" + WRONG, None, None, "held", 0, "imports builtins"),
     "always_equal": ("returns an object whose __eq__ is always true",

@@ -14,13 +14,14 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
 '''
 
 
-def reasons(source, modules=frozenset({"np"})):
-    return [f.reason for f in scan_source(source, "c", set(modules))]
+def reasons(source, modules=None):
+    return [f.reason for f in scan_source(source, "c", modules or {"np": "numpy"})]
 
 
 def test_honest_code_has_no_findings():
     assert reasons(HONEST) == []
     assert reasons("import matplotlib.pyplot as plt\nfrom collections import defaultdict") == []
+    assert reasons("import numpy as np\nfrom numpy import random") == []
 
 
 def test_each_attack_is_named():
@@ -36,6 +37,9 @@ def test_each_attack_is_named():
         "f = open('/x')": "uses open",
         "x = ().__class__.__bases__": "uses .__class__",
         "from . import grading": "imports grading from .",
+        "np = FakeNumpy()": "rebinds np",
+        "import math as np": "rebinds np",
+        "def np(): pass": "rebinds np",
     }
     for source, expected in cases.items():
         assert any(expected in r for r in reasons(source)), (source, reasons(source))

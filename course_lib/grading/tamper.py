@@ -40,9 +40,9 @@ def _allowed(module: str) -> bool:
     return any(module == m or module.startswith(m + ".") for m in ALLOWED_IMPORTS)
 
 
-def imported_names(release: nbformat.NotebookNode) -> set[str]:
-    """Names the instructor's cells bind to modules (np, torch, ...): not for students to change."""
-    names = set()
+def imported_names(release: nbformat.NotebookNode) -> dict[str, str]:
+    """Names the instructor's cells bind to modules, and to which (np -> numpy): not to be rebound."""
+    names = {}
     for cell in release.cells:
         try:
             tree = ast.parse(cell.source) if cell.cell_type == "code" else None
@@ -50,23 +50,35 @@ def imported_names(release: nbformat.NotebookNode) -> set[str]:
             continue
         for node in ast.walk(tree) if tree else []:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names |= {a.asname or a.name.split(".")[0] for a in node.names}
+                names |= {a.asname or a.name.split(".")[0]: _target(node, a) for a in node.names}
     return names
 
 
-def scan_source(source: str, cell: str, modules: set[str] = frozenset()) -> list[Finding]:
+def _target(node, alias) -> str:
+    if isinstance(node, ast.Import):
+        return alias.name if alias.asname else alias.name.split(".")[0]
+    return f"{node.module}.{alias.name}"
+
+
+def scan_source(source: str, cell: str, modules: dict[str, str] | None = None) -> list[Finding]:
     """Findings in one cell's code (a cell that does not parse has none: it simply fails).
 
-    ``modules``: names already bound to modules by the instructor's cells (see imported_names).
+    ``modules``: names the instructor's cells bind to modules (see imported_names).
     """
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
+    modules = modules or {}
     found = []
     imported = set(modules)
     for node in ast.walk(tree):
         add = lambda reason: found.append(Finding(cell, getattr(node, "lineno", 0), reason))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                if bound in modules and _target(node, alias) != modules[bound]:
+                    add(f"rebinds {bound}, a module the instructor's cells import")
         if isinstance(node, ast.Import):
             for alias in node.names:
                 imported.add(alias.asname or alias.name.split(".")[0])
@@ -80,10 +92,14 @@ def scan_source(source: str, cell: str, modules: set[str] = frozenset()) -> list
                     add(f"imports {alias.name} from {module or '.'}")
         elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
             add(f"uses {node.id}")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in modules:
+            add(f"rebinds {node.id}, a module the instructor's cells import")
         elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRS:
             add(f"uses .{node.attr}")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in FORBIDDEN_METHODS:
             add(f"defines {node.name}")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in modules:
+            add(f"rebinds {node.name}, a module the instructor's cells import")
     for node in ast.walk(tree):  # assignments into imported modules: np.allclose = ...
         targets = node.targets if isinstance(node, ast.Assign) else \
             [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
