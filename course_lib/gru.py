@@ -28,8 +28,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from course_lib.lstm import _read_torch_weights
-from course_lib.rnn import _check_shape
+from course_lib.rnn import _check_shape, _read_torch_weights
 
 GATES = ("r", "z", "n")  # the order of the three H-wide blocks of Wx, Wh, b_x and b_h
 

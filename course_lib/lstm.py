@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from course_lib.rnn import TORCH_KEYS, _check_shape
+from course_lib.rnn import _check_shape, _read_torch_weights
 
 GATES = ("i", "f", "g", "o")  # the order of the four H-wide blocks of Wx, Wh and b
 
@@ -157,27 +157,3 @@ def from_torch_lstm_state_dict(sd: Mapping[str, torch.Tensor]) -> dict[str, torc
     """
     W_ih, W_hh, b_ih, b_hh = _read_torch_weights(sd, "LSTM", n_gates=4)
     return {"Wx": W_ih.T.clone(), "Wh": W_hh.T.clone(), "b": b_ih + b_hh}
-
-
-def _read_torch_weights(sd, module: str, n_gates: int):
-    """weight_ih_l0 (G*H, D), weight_hh_l0 (G*H, H), bias_ih_l0, bias_hh_l0 (G*H,), detached and checked."""
-    if isinstance(sd, nn.Module):
-        sd = sd.state_dict()
-    missing = [k for k in TORCH_KEYS if k not in sd]
-    if missing:
-        raise KeyError(f"not a one-layer torch.nn.{module} state dict: missing {missing} "
-                       f"(found {sorted(sd)}). Build the {module} with bias=True and "
-                       f"pass its state_dict().")
-    extra = sorted(k for k in sd if k not in TORCH_KEYS)
-    if extra:
-        raise ValueError(f"only one-layer, one-direction torch.nn.{module} weights convert; found "
-                         f"extra keys {extra}. Use num_layers=1, bidirectional=False, proj_size=0.")
-    W_ih, W_hh, b_ih, b_hh = (sd[k].detach() for k in TORCH_KEYS)
-    GH = f"{n_gates}H"
-    _check_shape(W_hh, (None, None), "weight_hh_l0", [GH, "H"])
-    H = W_hh.shape[1]
-    _check_shape(W_hh, (n_gates * H, H), "weight_hh_l0", [GH, "H"])
-    _check_shape(W_ih, (n_gates * H, None), "weight_ih_l0", [GH, "D"])
-    _check_shape(b_ih, (n_gates * H,), "bias_ih_l0", [GH])
-    _check_shape(b_hh, (n_gates * H,), "bias_hh_l0", [GH])
-    return W_ih, W_hh, b_ih, b_hh
