@@ -80,11 +80,14 @@ def test_local_assets_exist_and_math_and_widgets_are_vendored(built):
 
 
 def test_widgets_render_from_embedded_state(built):
-    html = (built / "book" / "using.html").read_text(encoding="utf-8")
-    assert 'application/vnd.jupyter.widget-state+json' in html
-    assert 'application/vnd.jupyter.widget-view+json' in html
-    assert re.search(r'src="[^"]*_static/html-manager/embed-amd\.js', html)
-    assert re.search(r'src="[^"]*_static/require\.js', html)
+    pages = [p for p in sorted((built / "book").glob("*.html"))
+             if "application/vnd.jupyter.widget-view+json" in p.read_text(encoding="utf-8")]
+    assert built / "book" / "using.html" in pages
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert "application/vnd.jupyter.widget-state+json" in html, f"{page.name}: no widget state"
+        assert re.search(r'src="[^"]*_static/html-manager/embed-amd\.js', html), page.name
+        assert re.search(r'src="[^"]*_static/require\.js', html), page.name
 
 
 def test_executed_cells_show_their_output(built):
