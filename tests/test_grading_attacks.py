@@ -7,7 +7,6 @@ file's CASES, with the status and score each case actually got (UPDATE_DOCS=1 re
 """
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
