@@ -118,7 +118,8 @@ def tbptt_step(model: CharRNN, optimizer, x, y, h0, clip: float | None = 5.0):
 
 def train(model: CharRNN, ids, *, seq_len: int = 25, batch_size: int = 32, steps: int = 1000,
           lr: float = 3e-3, clip: float | None = 5.0, seed: int = 0, device=None,
-          progress: bool = True) -> dict[str, list]:
+          progress: bool = True, optimizer: torch.optim.Optimizer | None = None,
+          callback=None) -> dict[str, list]:
     """Train ``model`` in place by truncated BPTT with Adam.
 
     Inputs:
@@ -130,6 +131,9 @@ def train(model: CharRNN, ids, *, seq_len: int = 25, batch_size: int = 32, steps
     - seed: picks the offset each pass over the text starts at (the streams reset there)
     - device: None picks one with course_lib.device.get_device; the model is moved to it
     - progress: show a tqdm progress bar
+    - optimizer: an optimizer over model's parameters to continue with (lr is then ignored);
+      None makes a fresh Adam
+    - callback: called as callback(step, loss) after every update (e.g. to snapshot weights)
     Returns a history {'step': [...], 'loss': [...], 'seconds': [...]}, one entry per update,
     with the chunk's mean loss and the wall-clock seconds since training began.
     """
@@ -140,7 +144,7 @@ def train(model: CharRNN, ids, *, seq_len: int = 25, batch_size: int = 32, steps
                          f"{(batch_size + 1) * seq_len}. Use more text, or a smaller batch_size or seq_len.")
     device = get_device(None if device is None else str(device))
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     chunks = _chunks(ids, batch_size, seq_len, np.random.default_rng(seed), device)
     history = {"step": [], "loss": [], "seconds": []}
     h, start = None, time.perf_counter()
@@ -152,6 +156,8 @@ def train(model: CharRNN, ids, *, seq_len: int = 25, batch_size: int = 32, steps
         history["loss"].append(loss)
         history["seconds"].append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        if callback is not None:
+            callback(step, loss)
     return history
 
 

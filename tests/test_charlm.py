@@ -50,6 +50,20 @@ def test_history_has_one_entry_per_step():
     assert np.all(np.diff(history["seconds"]) >= 0) and history["seconds"][0] >= 0
 
 
+def test_callback_sees_every_update_and_an_optimizer_carries_on():
+    ids = np.random.default_rng(0).integers(5, size=600)
+    model = small_model()
+    seen = []
+    history = train(model, ids, seq_len=10, batch_size=4, steps=5, device="cpu", progress=False,
+                    callback=lambda step, loss: seen.append((step, loss)))
+    assert seen == list(zip(history["step"], history["loss"]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(2):
+        train(model, ids, seq_len=10, batch_size=4, steps=3, device="cpu", progress=False,
+              optimizer=optimizer)
+    assert optimizer.state[model.W_vocab]["step"].item() == 6  # Adam's state went on, not restarted
+
+
 def test_training_is_reproducible_on_cpu():
     ids = np.random.default_rng(0).integers(5, size=600)
     runs = [train(small_model(seed=1), ids, seq_len=10, batch_size=4, steps=20, seed=s,
