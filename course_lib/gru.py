@@ -21,14 +21,13 @@ b_x (3H,), b_h (3H,). ``to_torch_gru_state_dict`` and ``from_torch_gru_state_dic
 one place that converts to and from ``torch.nn.GRU`` (which stores the transposes).
 Gradients come from autograd: the hand-written backward is the students' work, not the library's.
 """
-import math
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from course_lib.rnn import _check_shape, _read_torch_weights
+from course_lib.rnn import _check_shape, _init_uniform_, _read_torch_weights
 
 GATES = ("r", "z", "n")  # the order of the three H-wide blocks of Wx, Wh, b_x and b_h
 
@@ -64,9 +63,7 @@ class GRU(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), on the CPU, then copy it in place."""
-        k = 1.0 / math.sqrt(self.hidden_size)
-        for p in (self.Wx, self.Wh, self.b_x, self.b_h):
-            p.copy_(torch.empty(p.shape, dtype=p.dtype).uniform_(-k, k, generator=generator))
+        _init_uniform_((self.Wx, self.Wh, self.b_x, self.b_h), self.hidden_size, generator)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
         """Run the GRU over all T steps, from the equations.

@@ -13,14 +13,13 @@ weights load as they are. ``torch.nn.LSTM`` stores the transposes and two biases
 ``to_torch_lstm_state_dict`` and ``from_torch_lstm_state_dict`` are the one place that converts.
 Gradients come from autograd: the hand-written backward is the students' work, not the library's.
 """
-import math
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from course_lib.rnn import _check_shape, _read_torch_weights
+from course_lib.rnn import _check_shape, _init_uniform_, _read_torch_weights
 
 GATES = ("i", "f", "g", "o")  # the order of the four H-wide blocks of Wx, Wh and b
 
@@ -56,9 +55,7 @@ class LSTM(nn.Module):
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)) on the CPU, copy it in, add forget_bias."""
         H = self.hidden_size
-        k = 1.0 / math.sqrt(H)
-        for p in (self.Wx, self.Wh, self.b):
-            p.copy_(torch.empty(p.shape, dtype=p.dtype).uniform_(-k, k, generator=generator))
+        _init_uniform_((self.Wx, self.Wh, self.b), H, generator)
         self.b[H:2 * H] += self.forget_bias
 
     def forward(self, x: torch.Tensor, state: tuple | None = None):

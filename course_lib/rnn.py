@@ -50,10 +50,7 @@ class RNN(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), on the CPU, then copy it in place."""
-        k = 1.0 / math.sqrt(self.hidden_size)
-        for p in (self.Wx, self.Wh, self.b):
-            values = torch.empty(p.shape, dtype=p.dtype).uniform_(-k, k, generator=generator)
-            p.copy_(values)
+        _init_uniform_((self.Wx, self.Wh, self.b), self.hidden_size, generator)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
         """Run the RNN over all T steps.
@@ -83,6 +80,15 @@ class RNN(nn.Module):
 
     def extra_repr(self) -> str:
         return f"D={self.input_size}, H={self.hidden_size}"
+
+
+@torch.no_grad()
+def _init_uniform_(params, hidden_size: int, generator: torch.Generator | None) -> None:
+    """torch.nn's recurrent init: each parameter from U(-1/sqrt(H), 1/sqrt(H)), drawn on the CPU
+    (so a CPU generator reproduces it on any device), then copied in place."""
+    k = 1.0 / math.sqrt(hidden_size)
+    for p in params:
+        p.copy_(torch.empty(p.shape, dtype=p.dtype).uniform_(-k, k, generator=generator))
 
 
 def to_torch_rnn_state_dict(Wx, Wh, b) -> dict[str, torch.Tensor]:

@@ -105,7 +105,6 @@ def run_worker(workdir: Path, assignment: str, student: str, timeout: float) -> 
         return result_from(json.loads(result_file.read_text()))
     res = Result(student, score=0.0, status="error", seconds=round(time.perf_counter() - start, 2),
                  notes=[why])
-    write_json(result_file.with_suffix(".failed.json"), vars(res))
     for nb in (workdir / "submitted" / student / assignment).glob("*.ipynb"):
         page = workdir / "feedback" / student / assignment / nb.with_suffix(".html").name
         feedback.add_banner(page, "Your notebook could not be graded", res.notes)
