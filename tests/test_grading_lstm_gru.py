@@ -4,39 +4,31 @@ Besides the three demo submissions, one more: the reference answers with the LST
 read in the lectures' order i, f, o, g instead of torch's i, f, g, o. The gate-order test and the
 torch parity tests must take the LSTM's points away from it and leave the GRU's.
 """
-import nbformat
 import pytest
 
-from course_lib import grading
+import roundtrip
 
 pytestmark = pytest.mark.slow
 A = "lstm_gru"
-NB = "lstm_gru.ipynb"
 TORCH_ORDER = "g = np.tanh(a[:, 2 * H:3 * H])\n    o = sigmoid(a[:, 3 * H:])"
 LECTURE_ORDER = "o = sigmoid(a[:, 2 * H:3 * H])\n    g = np.tanh(a[:, 3 * H:])"
 
 
 def grade_cells(root):
-    """grade_id -> points of every autograded cell of the source notebook."""
-    nb = nbformat.read(root / "solutions" / A / NB, as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade")}
+    return roundtrip.grade_cells(root, A)
+
+
+def swapped(grade_id, source):
+    """The reference answers with the LSTM's gate blocks read in the lectures' order."""
+    if grade_id == "lstm_step_forward":
+        assert TORCH_ORDER in source, "the reference lstm_step_forward changed: update TORCH_ORDER"
+        source = source.replace(TORCH_ORDER, LECTURE_ORDER)
+    return source
 
 
 @pytest.fixture(scope="module")
 def graded(root, tmp_path_factory):
-    subs = tmp_path_factory.mktemp("submitted")
-    grading.make_demo_submissions(root, subs, A)
-    swapped = nbformat.read(subs / "solved" / A / NB, as_version=4)
-    for cell in swapped.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "lstm_step_forward":
-            assert TORCH_ORDER in cell.source, "the reference lstm_step_forward changed: update TORCH_ORDER"
-            cell.source = cell.source.replace(TORCH_ORDER, LECTURE_ORDER)
-    (subs / "swapped" / A).mkdir(parents=True)
-    nbformat.write(swapped, subs / "swapped" / A / NB)
-    work = tmp_path_factory.mktemp("work") / "course"
-    results = {r.student: r for r in grading.grade(subs, work, A, course_root=root, workers=2)}
-    return results, work
+    return roundtrip.grade_round_trip(root, tmp_path_factory, A, {"swapped": swapped})
 
 
 def test_assignment_has_every_part(root):
@@ -50,16 +42,8 @@ def test_assignment_has_every_part(root):
     assert "test_lstm_gate_order" in cells and "test_lag_experiment_hidden" in cells
 
 
-def test_reference_answers_get_full_marks(root, graded):
-    solved = graded[0]["solved"]
-    assert solved.status == "graded"
-    assert solved.max_score == sum(grade_cells(root).values())
-    assert solved.score == solved.max_score
-
-
-def test_untouched_release_gets_zero(graded):
-    assert graded[0]["blank"].status == "graded"
-    assert graded[0]["blank"].score == 0
+def test_reference_answers_get_full_marks_and_the_release_zero(root, graded):
+    roundtrip.check_solved_and_blank(root, A, graded[0])
 
 
 def test_first_function_alone_gets_its_points(root, graded):
@@ -70,11 +54,8 @@ def test_first_function_alone_gets_its_points(root, graded):
 
 
 def test_lecture_gate_order_loses_the_lstm_points(root, graded):
-    from nbgrader.api import Gradebook
-
-    results, work = graded
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
-        scores = {gid: gb.find_grade(gid, "lstm_gru", A, "swapped").score for gid in grade_cells(root)}
+    results, all_scores = graded
+    scores = all_scores["swapped"]
     lstm = [gid for gid in scores if gid.startswith("test_lstm_")]
     gru = [gid for gid in scores if gid.startswith("test_gru_")]
     assert all(scores[gid] == 0 for gid in lstm), {gid: scores[gid] for gid in lstm}

@@ -22,6 +22,7 @@ def test_honest_code_has_no_findings():
     assert reasons(HONEST) == []
     assert reasons("import matplotlib.pyplot as plt\nfrom collections import defaultdict") == []
     assert reasons("import numpy as np\nfrom numpy import random") == []
+    assert reasons("def count():\n    global calls\n    calls += 1") == []
 
 
 def test_each_attack_is_named():
@@ -40,6 +41,7 @@ def test_each_attack_is_named():
         "np = FakeNumpy()": "rebinds np",
         "import math as np": "rebinds np",
         "def np(): pass": "rebinds np",
+        "def loss():\n    global _torch_loss\n    _torch_loss = None": "rebinds _torch_loss with global",
     }
     for source, expected in cases.items():
         assert any(expected in r for r in reasons(source)), (source, reasons(source))

@@ -98,6 +98,9 @@ def scan_source(source: str, cell: str, modules: dict[str, str] | None = None) -
             add(f"uses .{node.attr}")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in FORBIDDEN_METHODS:
             add(f"defines {node.name}")
+        elif isinstance(node, (ast.Global, ast.Nonlocal)) and any(n.startswith("_") for n in node.names):
+            # hidden tests keep their helpers in _names: a student's function must not rebind them
+            add(f"rebinds {', '.join(n for n in node.names if n.startswith('_'))} with global")
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in modules:
             add(f"rebinds {node.name}, a module the instructor's cells import")
     for node in ast.walk(tree):  # assignments into imported modules: np.allclose = ...
