@@ -50,9 +50,8 @@ book: $(STAMP) vendor
 	$(BIN)/jupyter-book build . -n -W --keep-going
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
-# Two pytest workers, whole files each: the book build (one long test) runs beside the rest.
 test: $(STAMP) vendor
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest
 
 # make grade [SUBMISSIONS=dir] [ASSIGNMENT=rnn] [WORKERS=n] [GRADE_ARGS="--force ..."]
 ASSIGNMENT ?= rnn
