@@ -1,5 +1,7 @@
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,46 @@ def tiny_course(root, tmp_path_factory, venv_on_path):
     from tiny_course import make_tiny_course
 
     return make_tiny_course(root, tmp_path_factory.mktemp("tinycourse"))
+
+
+BOOK_TESTS = "test_book.py"
+_book = {}
+
+
+def start_book_build(root: Path) -> None:
+    """Start `jupyter-book build` in the background; tests/test_book.py waits for it.
+
+    The build executes every page (most of it one CPU thread of training), so on a two-core
+    machine it runs beside the rest of the suite instead of before it."""
+    if "proc" in _book:
+        return
+    log = tempfile.TemporaryFile(mode="w+")
+    _book["log"] = log
+    _book["proc"] = subprocess.Popen([str(BIN / "jupyter-book"), "build", str(root), "-n", "-W", "--keep-going"],
+                                     cwd=root, stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+
+
+def book_build_result() -> tuple[int, str]:
+    """Wait for the background build; (exit status, the end of its output)."""
+    proc, log = _book["proc"], _book["log"]
+    proc.wait()
+    log.seek(0)
+    return proc.returncode, log.read()[-12000:]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Book tests last (they wait for the build); the build starts now when any is selected."""
+    book = [i for i in items if i.path.name == BOOK_TESTS]
+    if not book or config.option.collectonly:
+        return
+    items[:] = [i for i in items if i.path.name != BOOK_TESTS] + book
+    if (ROOT / "_build" / "_vendor" / ".done").exists():
+        start_book_build(ROOT)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    proc = _book.get("proc")
+    if proc is not None and proc.poll() is None:  # e.g. the run was interrupted
+        proc.kill()
+        proc.wait()

@@ -1,7 +1,8 @@
-"""The book builds strictly (a warning fails) and reads offline (nothing loads from the internet)."""
+"""The book builds strictly (a warning fails) and reads offline (nothing loads from the internet).
+
+The build itself starts in the background when the tests are collected (see conftest.py), so that
+it runs beside the other tests; the fixture below waits for it."""
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,11 +42,13 @@ def page_loads(html: Path):
 
 @pytest.fixture(scope="module")
 def built(root):
+    from conftest import book_build_result, start_book_build
+
     if not (root / "_build" / "_vendor" / ".done").exists():
         pytest.fail("the vendored browser assets are missing: run `make vendor` (make test does)")
-    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(root),
-                           "-n", "-W", "--keep-going"], cwd=root, capture_output=True, text=True)
-    assert proc.returncode == 0, f"strict book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    start_book_build(root)  # started at collection already, unless the assets appeared since
+    returncode, output = book_build_result()
+    assert returncode == 0, f"strict book build failed:\n{output}"
     return root / "_build" / "html"
 
 

@@ -157,7 +157,7 @@ def outcome(tiny_course, tmp_path_factory):
     write_malformed(subs, release)
     Path(MARKER_FILE).unlink(missing_ok=True)
     before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
-    settings = {"cell_timeout": 10, "notebook_timeout": 40, "memory_mb": 3072}
+    settings = {"cell_timeout": 10, "notebook_timeout": 60, "memory_mb": 3072}
     results = grading.grade(subs, work, A, course_root=course, workers=2, settings=settings)
     return {r.student: r for r in results}, work, subs, before
 
