@@ -56,6 +56,16 @@ def duplicate(nb):
     return nb
 
 
+def kill_at_end(nb):
+    nb.cells.append(new_code_cell("import os\nos._exit(0)"))
+    return nb
+
+
+def hang_at_end(nb):
+    nb.cells.append(new_code_cell("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"))
+    return nb
+
+
 def metadata(nb):
     for cell in nb.cells:
         m = cell.metadata.get("nbgrader", {})
@@ -83,38 +93,63 @@ CASES = {
                  "import builtins\nbuiltins.abs = lambda x: 0\n" + WRONG, None, None, "held", 0, "imports builtins"),
     "always_equal": ("returns an object whose __eq__ is always true",
                      "class Yes:\n    def __eq__(self, other):\n        return True\n"
-                     "def add_one(x):\n    return Yes()", None, None, "held", 0, "defines __eq__"),
+                     "def add_one(x):\n    return Yes()", None, None, "graded", 0, "defines __eq__"),
     "showtraceback": ("patches IPython's showtraceback to hide failures",
                       "get_ipython().showtraceback = lambda *a, **k: None\n" + WRONG, None, None, "held", 0,
                       "uses get_ipython"),
-    "sys_exit": ("calls sys.exit", "import sys\n" + WRONG + "\nsys.exit(0)", None, None, "held", 0, "imports sys"),
-    "os_exit": ("kills its kernel with os._exit", WRONG, "import os\nos._exit(0)", None, "held", 0,
+    "sys_exit": ("calls sys.exit", "import sys\n" + WRONG + "\nsys.exit(0)", None, None, "graded", 0, "imports sys"),
+    "honest_import": ("imports os to build a path (answer correct)", "import os\n" + CORRECT, None, None,
+                      "graded", 3, "imports os"),
+    "os_exit": ("kills its kernel with os._exit", WRONG, "import os\nos._exit(0)", None, "graded", 0,
                 "kernel died"),
+    "os_exit_correct": ("kills its kernel after the tests ran (answer correct)", CORRECT, None, kill_at_end,
+                        "graded", 3, "kernel died"),
     "kill_kernel": ("sends SIGKILL to its kernel", WRONG, "import os, signal\nos.kill(os.getpid(), 9)", None,
-                    "held", 0, "sandbox refused sending a signal"),
+                    "graded", 0, "sandbox refused sending a signal"),
     "edited_test": ("edits a test cell to print success", WRONG, None, edit_visible, "graded", 0, None),
     "deleted_tests": ("deletes the test cells (answer correct)", CORRECT, None, delete_tests, "graded", 3, None),
     "reordered": ("moves the tests above the answer", CORRECT, None, reorder, "graded", 0, None),
     "duplicated": ("duplicates a test cell to score it twice", CORRECT, None, duplicate, "graded", 3, None),
     "metadata": ("gives its answer cell 10 points and unlocks the tests", WRONG, None, metadata, "graded", 0,
                  None),
-    "read_solutions": ("reads the solutions", WRONG, "src = open('{solutions}').read()", None, "held", 0,
+    "read_solutions": ("reads the solutions", WRONG, "src = open('{solutions}').read()", None, "graded", 0,
                        "sandbox refused reading"),
+    "read_checks": ("reads the grader's checks", WRONG, "src = open('{checks}').read()", None, "graded", 0,
+                    "sandbox refused reading"),
     "read_gradebook": ("opens the gradebook", WRONG, "import sqlite3\nsqlite3.connect('{gradebook}')", None,
-                       "held", 0, "sandbox refused reading"),
+                       "graded", 0, "sandbox refused reading"),
     "write_outside": ("writes outside its folder", WRONG, f"open('{MARKER_FILE}', 'w').write('x')", None,
-                      "held", 0, "sandbox refused writing"),
+                      "graded", 0, "sandbox refused writing"),
     "child_process": ("starts a process meant to outlive grading", WRONG,
-                      "import subprocess\nsubprocess.Popen(['sleep', '321'])", None, "held", 0,
+                      "import subprocess\nsubprocess.Popen(['sleep', '321'])", None, "graded", 0,
                       "sandbox refused starting a process"),
-    "fork": ("forks", WRONG, "import os\nos.fork()", None, "held", 0, "sandbox refused starting a process"),
+    "fork": ("forks", WRONG, "import os\nos.fork()", None, "graded", 0, "sandbox refused starting a process"),
     "memory": ("allocates 128 GiB (answer correct)", CORRECT, "big = np.ones(2**34)", None, "graded", 3, None),
     "infinite_loop": ("loops forever in one cell (answer correct)", CORRECT, "while True:\n    pass", None,
                       "graded", 3, None),
     "output_flood": ("prints 20 MB (answer correct)", CORRECT, "print('x' * 20_000_000)", None, "graded", 3, None),
     "ignores_interrupt": ("ignores interrupts and loops forever", WRONG,
                           "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
-                          None, "held", 0, "did not stop when interrupted"),
+                          None, "graded", 0, "did not stop when interrupted"),
+    "ignores_interrupt_correct": ("answers correctly, then ignores interrupts and loops forever", CORRECT,
+                                  None, hang_at_end, "graded", 3, "did not stop when interrupted"),
+    # Paths to an object that no scan lists: each changes what an in-kernel check would compute.
+    "param_alias": ("patches numpy.allclose through a default parameter",
+                    "def add_one(x, m=np):\n    m.allclose = lambda *a, **k: True\n    return x", None, None,
+                    "graded", 0, None),
+    "name_lookup": ("patches torch.Tensor.__sub__ through getattr",
+                    "import torch\nT = getattr(torch, 'Ten' + 'sor')\nT.__sub__ = lambda a, b: torch.zeros(())\n"
+                    + WRONG, None, None, "graded", 0, None),
+    "class_attribute": ("patches numpy through a class attribute",
+                        "class Helper:\n    lib = np\nHelper.lib.allclose = lambda *a, **k: True\n"
+                        "Helper.lib.testing.assert_allclose = lambda *a, **k: None\n" + WRONG, None, None,
+                        "graded", 0, None),
+    "huge_error": ("raises an exception with a 100 MB message", "def add_one(x):\n    raise ValueError('x' * 10**8)",
+                   None, None, "graded", 0, None),
+    "fake_result": ("publishes a fake grader result before returning a wrong one",
+                    "from IPython.display import publish_display_data\n"
+                    "def add_one(x):\n    publish_display_data({'application/x.course-result+base64': 'AAAA'})\n"
+                    "    return x", None, None, "held", 0, "imports publish_display_data from IPython.display"),
 }
 MALFORMED = {
     "not_json": ("a file that is not JSON", "skipped", "not valid JSON"),
@@ -148,7 +183,8 @@ def outcome(tiny_course, tmp_path_factory):
     subs = tmp_path_factory.mktemp("attack_submissions")
     work = tmp_path_factory.mktemp("attack_work") / "course"
     release = nbformat.read(course / "assignments" / A / NB, as_version=4)
-    paths = {"solutions": course / "solutions" / A / NB, "gradebook": work / "gradebook.db"}
+    paths = {"solutions": course / "solutions" / A / NB, "gradebook": work / "gradebook.db",
+             "checks": work / "solutions" / f"{A}_checks.py"}
     for name, (_, code, extra, edit, *_rest) in CASES.items():
         nb = answer(release, code, extra.format(**paths) if extra else None)
         nb = edit(nb) if edit else nb
@@ -157,7 +193,7 @@ def outcome(tiny_course, tmp_path_factory):
     write_malformed(subs, release)
     Path(MARKER_FILE).unlink(missing_ok=True)
     before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
-    settings = {"cell_timeout": 10, "notebook_timeout": 60, "memory_mb": 3072}
+    settings = {"cell_timeout": 10, "notebook_timeout": 120, "memory_mb": 3072}
     results = grading.grade(subs, work, A, course_root=course, workers=2, settings=settings)
     return {r.student: r for r in results}, work, subs, before
 
@@ -198,10 +234,15 @@ def test_side_effects_were_stopped_and_inputs_untouched(outcome):
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [])[-2:] == ["sleep", "321"]]
     assert not leftovers, "a child process outlived grading"
     assert {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()} == before
-    html = feedback_text(work, "output_flood")
-    assert 0 < len(html) < 5_000_000, "the flood reached the feedback"
+    for name in ("output_flood", "huge_error"):
+        html = feedback_text(work, name)
+        assert 0 < len(html) < 5_000_000, f"{name}: the flood reached the feedback ({len(html):,} characters)"
+    assert any("characters of output" in n for n in results["huge_error"].notes), results["huge_error"].notes
+    logs = sum(p.stat().st_size for p in (work / "logs").glob("huge_error*"))
+    assert logs < 5_000_000, f"the grading logs of huge_error hold {logs:,} bytes"
     hidden = feedback_text(work, "wrong")
-    assert "AssertionError" in hidden and "_checks.assert_close" not in hidden, "hidden tests leaked"
+    assert "add_one on hidden inputs" in hidden and "differs from the expected values" in hidden
+    assert "rng.normal" not in hidden and "seed=7" not in hidden, "hidden inputs leaked"
 
 
 def test_exit_status_tells_the_instructor(tiny_course, tmp_path):
@@ -220,7 +261,7 @@ def attack_table(results) -> str:
     rows = ["| case | the submission | outcome | reason given |", "|---|---|---|---|"]
     for name, (what, *_rest, reason) in CASES.items():
         r = results[name]
-        rows.append(f"| {name} | {what} | {r.status}, {r.score:g}/{r.max_score:g} | {reason or '(test results)'} |")
+        rows.append(f"| {name} | {what} | {r.status}, {r.score:g}/{r.max_score:g} | {reason or "(the grader's verdicts)"} |")
     for name, (what, status, reason) in MALFORMED.items():
         r = results[name]
         score = "not graded" if r.score is None else f"{r.score:g}/{r.max_score:g}"

@@ -1,17 +1,26 @@
 """nbgrader round trip of Assignment 4 ("captioning") in a scratch copy of the course.
 
 Besides the three demo submissions ("half" answers only the first answer cell, soft attention's
-forward), two more built from the reference answers:
+forward), three more built from the reference answers:
 - "wrong_layers": the Assignment 1 layers pasted in Part 4 are wrong (ReLU for tanh, a loss divided
-  by the number of words, the embedding gradient that drops repeated ids). The hidden tests run the
+  by the number of words, the embedding gradient that drops repeated ids). The grader's checks run the
   captioning model on the reference layers, so every point is still earned.
 - "zero_loss": CaptioningRNN.loss returns a zero loss and zero gradients. The loss, gradient, LSTM
-  and training tests must give it nothing; the other cells (sampling included) keep their points.
+  and training checks must give it nothing; the other cells (sampling included) keep their points.
+- "patched_zero_loss": zero_loss, and its answer cell patches torch and numpy through names no static
+  scan lists (torch.Tensor found by getattr, numpy through a default parameter). The old in-kernel
+  hidden tests measured errors with torch's subtraction, which the patch turns into zeros, so the loss,
+  gradient and LSTM tests passed; the grader's checks (solutions/captioning_checks.py) judge outside
+  the kernel, so the patch must earn nothing more than zero_loss.
 """
 import nbformat
 import pytest
 
 import roundtrip
+from course_lib import grading
+from course_lib.grading import judged
+from course_lib.grading.batch import checks_path
+from course_lib.grading.spec import load_checks
 
 pytestmark = pytest.mark.slow
 A = "captioning"
@@ -24,6 +33,10 @@ WRONG_LAYERS = [  # (reference code, wrong code) in the cell earlier_layers
     ("np.add.at(dW, x, dout)", "dW[x] += dout"),
 ]
 ZERO_LOSS = "        loss, grads = 0.0, {k: np.zeros_like(v) for k, v in self.params.items()}\n        return loss, grads\n"
+PATCHES = ("import torch\n"
+           "def helper(m=np):\n    m.allclose = lambda *a, **k: True\n"
+           "    m.testing.assert_allclose = lambda *a, **k: None\nhelper()\n"
+           "T = getattr(torch, 'Ten' + 'sor')\nT.__sub__ = lambda a, b: a * 0\n")
 
 
 def wrong_layers(grade_id, source):
@@ -43,6 +56,10 @@ def zero_loss(grade_id, source):
     return head + ZERO_LOSS + rest
 
 
+def patched_zero_loss(grade_id, source):
+    return PATCHES + zero_loss(grade_id, source) if grade_id == "captioning_rnn" else source
+
+
 def grade_cells(root):
     return roundtrip.grade_cells(root, A)
 
@@ -50,7 +67,8 @@ def grade_cells(root):
 @pytest.fixture(scope="module")
 def graded(root, tmp_path_factory):
     return roundtrip.grade_round_trip(root, tmp_path_factory, A,
-                                      {"wrong_layers": wrong_layers, "zero_loss": zero_loss})
+                                      {"wrong_layers": wrong_layers, "zero_loss": zero_loss,
+                                       "patched_zero_loss": patched_zero_loss})
 
 
 def test_assignment_has_every_part(root):
@@ -94,3 +112,36 @@ def test_zero_loss_gets_nothing_for_the_loss(root, graded):
     assert {gid: scores["zero_loss"][gid] for gid in kept} == kept
     assert 0 < results["zero_loss"].score < results["solved"].score
 
+
+
+def test_every_autograded_cell_has_its_checks(root):
+    """One entry of CHECKS per autograded cell; the hidden cells keep no test code; the checks of the
+    captioning model swap in autograd layers of Assignments 1 and 3 (no hand-written backward)."""
+    nb = nbformat.read(root / "solutions" / A / NB, as_version=4)
+    checks = load_checks(checks_path(root, A))
+    autograded = judged.autograded_cells(nb)
+    assert len(autograded) == 12 and set(checks) == set(autograded), set(checks) ^ set(autograded)
+    assert all(checks[gid] for gid in autograded), [gid for gid in autograded if not checks[gid]]
+    hidden = [gid for gid in autograded if gid.endswith("_hidden")]
+    assert all(c.hidden for gid in hidden for c in checks[gid]), "a hidden cell's check would show its inputs"
+    assert not any(c.hidden for gid in set(autograded) - set(hidden) for c in checks[gid])
+    blocks = [c.source.split("### BEGIN HIDDEN TESTS\n")[1].split("### END HIDDEN TESTS")[0]
+              for c in nb.cells if "### BEGIN HIDDEN TESTS" in c.source]
+    assert len(blocks) == len(hidden) == 9
+    assert all(b.startswith("# The grader checks ") and b.count("\n") == 1 for b in blocks), \
+        "hidden test code left in the notebook: the grader's checks replace it"
+    layers = [c.run for gid in [*LOSS_CELLS, "test_captioning_sample_hidden"] for c in checks[gid]]
+    assert all("with _reference_layers():" in run and "torch.autograd.grad" in run for run in layers)
+    answers = grading.reference_answers(nb)["earlier_layers"]
+    for right, _ in WRONG_LAYERS:
+        assert right in answers and not any(right in run for run in layers), right
+    assert all(c.timeout is None for gid in autograded if gid != "test_overfit_hidden" for c in checks[gid])
+
+
+def test_patching_torch_and_numpy_earns_nothing(root, graded):
+    results, scores = graded
+    patched = results["patched_zero_loss"]
+    assert patched.status == "graded", patched
+    assert all(scores["patched_zero_loss"][gid] == 0 for gid in LOSS_CELLS), scores["patched_zero_loss"]
+    assert all(scores["patched_zero_loss"][gid] <= scores["zero_loss"][gid] for gid in grade_cells(root))
+    assert patched.score <= results["zero_loss"].score < results["solved"].score

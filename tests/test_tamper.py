@@ -61,3 +61,17 @@ def test_metadata_is_not_trusted():
     assert [f.reason for f in scan_notebook(new_notebook(cells=[disguised]), release)] == ["imports os"]
     found = scan_notebook(new_notebook(cells=[new_code_cell("np.allclose = 1")]), release)
     assert [f.reason for f in found] == ["changes np.allclose, part of the module np"]
+
+
+def test_only_clear_attacks_hold_a_score():
+    signals = ["import os\npath = os.path.join('a', 'b')", "import sys", "class P:\n    def __eq__(self, o):\n        return True",
+               "x = eval('1 + 1')", "f = open('notes.txt')"]
+    attacks = ["np.allclose = lambda *a, **k: True", "import builtins", "get_ipython().showtraceback = print",
+               "import numpy as np", "import ctypes"]
+    modules = {"np": "numpy"}
+    for code in signals:
+        found = scan_source(code, "c", modules)
+        assert found and not any(f.attack for f in found), (code, found)
+    for code in attacks:
+        found = scan_source(code, "c", modules if code != "import numpy as np" else {"np": "torch"})
+        assert any(f.attack for f in found), (code, found)

@@ -1,4 +1,4 @@
-"""A tiny nbgrader assignment for grading tests: one function, a visible and a hidden test, 3 points."""
+"""A tiny nbgrader assignment for grading tests: one function, a visible and a hidden check, 3 points."""
 import shutil
 import subprocess
 import sys
@@ -18,11 +18,20 @@ def meta(grade_id, **kw):
                          "locked": False, "task": False, **kw}}
 
 
+CHECKS = """import numpy as np
+from course_lib.grading.spec import Check
+
+CHECKS = {
+    "test_visible": [Check("result = add_one(x)", lambda rng: {"x": np.zeros(3)}, lambda x: x + 1,
+                           what="add_one(np.zeros(3))", hidden=False)],
+    "test_hidden": [Check("result = add_one(x)", lambda rng: {"x": rng.normal(size=(2, 3))}, lambda x: x + 1,
+                          seed=7, what="add_one on hidden inputs")],
+}
+"""
+
+
 def tiny_source() -> nbformat.NotebookNode:
-    hidden = ("# hidden tests\n### BEGIN HIDDEN TESTS\nimport importlib, torch, course_lib.checks\n"
-              "_checks = importlib.reload(course_lib.checks)\n"
-              "_checks.assert_close(add_one(np.arange(4.0)), torch.arange(4.0, dtype=torch.float64) + 1,"
-              " 'add_one')\n### END HIDDEN TESTS")
+    hidden = "# hidden tests\n### BEGIN HIDDEN TESTS\n# the grader checks add_one on other inputs\n### END HIDDEN TESTS"
     return new_notebook(cells=[
         new_markdown_cell("# Tiny: write add_one", metadata=meta("intro", locked=True)),
         new_code_cell("import numpy as np", metadata=meta("setup", locked=True)),
@@ -39,6 +48,7 @@ def make_tiny_course(root: Path, course: Path) -> Path:
     shutil.copy(root / "nbgrader_config.py", course)
     (course / "solutions" / A).mkdir(parents=True)
     nbformat.write(tiny_source(), course / "solutions" / A / NB)
+    (course / "solutions" / f"{A}_checks.py").write_text(CHECKS)
     nbgrader = Path(sys.executable).parent / "nbgrader"
     subprocess.run([str(nbgrader), "generate_assignment", A], cwd=course, check=True, capture_output=True)
     (course / "gradebook.db").unlink()

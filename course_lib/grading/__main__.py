@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from course_lib.grading.batch import COURSE_ROOT, DEFAULTS, grade, table
+from course_lib.grading.batch import COURSE_ROOT, DEFAULTS, exclusive, grade, table
 from course_lib.grading.submissions import DEFAULT_FILENAME_REGEXP, make_demo_submissions
 
 
@@ -38,15 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     workdir = (args.workdir or args.course_root / "_grading" / args.assignment).resolve()
     submissions = args.submissions
-    if args.demo:
-        submissions = workdir.parent / f"{args.assignment}_demo_submissions"
-        shutil.rmtree(submissions, ignore_errors=True)
-        make_demo_submissions(args.course_root, submissions, args.assignment)
-    settings = {k: getattr(args, k) for k in DEFAULTS} | {"db_url": args.db_url}
-    results = grade(submissions.resolve(), workdir, args.assignment, args.course_root.resolve(),
-                    workers=args.workers,
-                    force=args.force, progress=not args.no_progress, settings=settings,
-                    named_regexp=args.filename_regexp)
+    with exclusive(workdir):  # before the demo set is rewritten: a second run must not touch it
+        if args.demo:
+            submissions = workdir.parent / f"{args.assignment}_demo_submissions"
+            shutil.rmtree(submissions, ignore_errors=True)
+            make_demo_submissions(args.course_root, submissions, args.assignment)
+        settings = {k: getattr(args, k) for k in DEFAULTS} | {"db_url": args.db_url}
+        results = grade(submissions.resolve(), workdir, args.assignment, args.course_root.resolve(),
+                        workers=args.workers, force=args.force, progress=not args.no_progress,
+                        settings=settings, named_regexp=args.filename_regexp)
     print(table(results))
     print(f"\ngrades:   {workdir / 'grades.csv'}\nfeedback: {workdir / 'feedback'}/<student>/{args.assignment}/")
     attention = [r for r in results if r.status != "graded"]

@@ -8,13 +8,15 @@ again unless ``force``. Each student is graded by ``course_lib.grading.worker`` 
 its own, so a crash, a kill or a runaway notebook costs that student's grade and nobody else's.
 """
 import csv
+import fcntl
 import json
+import multiprocessing
 import os
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,21 +40,77 @@ class Result:
     reused: bool = False
 
 
-def make_api(workdir: Path, cell_timeout: int | None = None, db_url: str | None = None):
-    """nbgrader's API on the course in workdir, configured by its nbgrader_config.py."""
+_HELD: set[Path] = set()
+
+
+@contextmanager
+def exclusive(workdir: Path):
+    """One grading run at a time per work directory; a second one is refused with the first's pid.
+
+    The lock is an flock on workdir/.grading.lock: the kernel drops it when the holder exits,
+    however it exits, so a run killed with SIGKILL leaves no stale lock behind."""
+    workdir = workdir.resolve()
+    if workdir in _HELD:  # this process holds it already (the command line takes it first)
+        yield
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    handle = open(workdir / ".grading.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "a process that has not written its pid yet"
+        handle.close()
+        raise SystemExit(f"error: another grading run is using {workdir} ({holder}). Wait for it to "
+                         f"finish, or grade into another --workdir.") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    handle.flush()
+    _HELD.add(workdir)
+    try:
+        yield
+    finally:
+        _HELD.discard(workdir)
+        handle.truncate(0)
+        handle.close()
+
+
+def make_api(workdir: Path, cell_timeout: int | None = None, db_url: str | None = None,
+             assignment: str | None = None, notes_file: Path | None = None):
+    """nbgrader's API on the course in workdir, configured by its nbgrader_config.py.
+
+    With ``assignment``, autograding scores every test cell from the grader's verdicts on the
+    checks in ``solutions/<assignment>_checks.py`` (see judged.py), not from the cell's outcome."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern
     from traitlets.config.loader import PyFileConfigLoader
+
+    from course_lib.grading.judged import BoundOutputs, JudgedExecute, SaveVerdicts
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
     config.NbGraderAPI.log_level = "WARN"
     config.Exchange.root = str(workdir / "exchange")
     if cell_timeout:
         config.Execute.timeout = cell_timeout
+    config.Execute.shutdown_kernel = "immediate"  # a graceful shutdown waits seconds for nothing
     if db_url:
         config.CourseDirectory.db_url = db_url
+    if assignment:
+        config.Autograde.autograde_preprocessors = [
+            JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, BoundOutputs, SaveVerdicts,
+            AssignLatePenalties, CheckCellMetadata]
+        config.JudgedExecute.checks_file = str(checks_path(workdir, assignment))
+        config.JudgedExecute.notes_file = config.BoundOutputs.notes_file = str(notes_file or "")
     (workdir / "exchange").mkdir(exist_ok=True)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def checks_path(course: Path, assignment: str) -> Path:
+    """The assignment's declarative checks: beside its source folder, so nbgrader never releases it."""
+    return course / "solutions" / f"{assignment}_checks.py"
 
 
 def write_kernelspec(workdir: Path) -> None:
@@ -72,11 +130,58 @@ def prepare_course(course_root: Path, workdir: Path, assignment: str, settings: 
     shutil.copy(course_root / "nbgrader_config.py", workdir / "nbgrader_config.py")
     shutil.copytree(course_root / "solutions" / assignment, workdir / "solutions" / assignment,
                     dirs_exist_ok=True)
+    shutil.copy(checks_path(course_root, assignment), checks_path(workdir, assignment))
+    check_coverage(workdir, assignment)
     write_kernelspec(workdir)
     write_json(workdir / "settings.json", settings)
     made = make_api(workdir, db_url=settings.get("db_url")).generate_assignment(assignment, force=True, create=True)
     if not made["success"]:
         raise SystemExit(f"error: nbgrader could not generate '{assignment}':\n{made['log'][-4000:]}")
+
+
+def check_coverage(workdir: Path, assignment: str) -> None:
+    """Every autograded test cell of the source has checks; refuse to grade otherwise."""
+    import nbformat
+
+    from course_lib.grading.judged import autograded_cells
+    from course_lib.grading.spec import load_checks
+
+    checks = load_checks(checks_path(workdir, assignment))
+    for path in sorted((workdir / "solutions" / assignment).glob("*.ipynb")):
+        missing = [g for g in autograded_cells(nbformat.read(path, as_version=4)) if not checks.get(g)]
+        if missing:
+            raise SystemExit(f"error: {checks_path(workdir, assignment).name} declares no check for the "
+                             f"autograded cells {', '.join(missing)} of {path.name}: add them to CHECKS")
+
+
+_CONTEXT = None
+# Imported once by the fork server, so that each student's worker starts in milliseconds instead of
+# importing nbgrader again (seconds of CPU per student).
+PRELOAD = ["course_lib.grading.worker", "course_lib.grading.judged", "course_lib.grading.batch", "nbgrader.apps",
+           "nbconvert.exporters.html"]
+
+
+def worker_context():
+    """Workers are forked from a server process that has the grading modules loaded already."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(PRELOAD)
+    return _CONTEXT
+
+
+def worker_entry(workdir: str, assignment: str, student: str, log: str) -> None:
+    """A worker process: its own session, its output in the student's log, then worker.main."""
+    from course_lib.grading import worker
+
+    os.setsid()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    os._exit(worker.main([workdir, assignment, student]))
 
 
 def run_worker(workdir: Path, assignment: str, student: str, timeout: float) -> Result:
@@ -86,21 +191,23 @@ def run_worker(workdir: Path, assignment: str, student: str, timeout: float) -> 
     result_file = workdir / "results" / f"{student}.json"
     result_file.unlink(missing_ok=True)
     start = time.perf_counter()
-    with open(workdir / "logs" / f"{student}.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "course_lib.grading.worker", str(workdir),
-                                 assignment, student], stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    proc = worker_context().Process(target=worker_entry, args=(str(workdir), assignment, student,
+                                                               str(workdir / "logs" / f"{student}.log")))
+    proc.start()
+    proc.join(timeout)
+    why = f"the grading process stopped with exit status {proc.exitcode}"
+    if proc.is_alive():
+        why = f"the notebook ran longer than the {timeout:.0f} s limit and was stopped"
         try:
-            proc.wait(timeout=timeout)
-            why = f"the grading process stopped with exit status {proc.returncode}"
-        except subprocess.TimeoutExpired:
-            why = f"the notebook ran longer than the {timeout:.0f} s limit and was stopped"
-            for p in psutil.Process(proc.pid).children(recursive=True) + [psutil.Process(proc.pid)]:
-                try:
-                    p.kill()
-                except psutil.Error:
-                    pass
-            proc.wait()
+            family = psutil.Process(proc.pid).children(recursive=True) + [psutil.Process(proc.pid)]
+        except psutil.Error:
+            family = []
+        for p in family:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        proc.join()
     if result_file.exists():
         return result_from(json.loads(result_file.read_text()))
     res = Result(student, score=0.0, status="error", seconds=round(time.perf_counter() - start, 2),
@@ -119,9 +226,18 @@ def result_from(data: dict, reused: bool = False) -> Result:
 def grade(submissions: Path, workdir: Path, assignment: str, course_root: Path = COURSE_ROOT, *,
           workers: int | None = None, force: bool = False, progress: bool = False,
           settings: dict | None = None, named_regexp: str | None = None) -> list[Result]:
-    """Autograde every submission in ``submissions``; one Result per student (or problem)."""
+    """Autograde every submission in ``submissions``; one Result per student (or problem).
+
+    Workers are forked from a server process (multiprocessing "forkserver"): a script that calls
+    this must keep its own top-level code under ``if __name__ == "__main__":``."""
     settings = {**DEFAULTS, **(settings or {}), "course_root": str(course_root.resolve()),
                 "submissions": str(submissions.resolve())}
+    with exclusive(workdir):
+        return _grade(submissions, workdir, assignment, course_root, workers, force, progress, settings,
+                      named_regexp)
+
+
+def _grade(submissions, workdir, assignment, course_root, workers, force, progress, settings, named_regexp):
     expected = [p.name for p in source_notebooks(course_root, assignment)]
     kwargs = {"named_regexp": named_regexp} if named_regexp else {}
     found = collect(submissions, assignment, expected, **kwargs)

@@ -19,7 +19,7 @@ def strip_hidden(source: str) -> str:
     for line in source.splitlines():
         if BEGIN in line:
             hidden = True
-            lines.append(line[: line.index("#")] + "# (hidden tests ran here)" if "#" in line else "")
+            lines.append(line[: line.index("#")] + "# (the grader checks this outside your notebook)" if "#" in line else "")
         elif END in line:
             hidden = False
         elif not hidden:

@@ -154,7 +154,7 @@ def main() -> None:
     cfg = json.loads(os.environ.get("COURSE_SANDBOX", "{}"))
     from ipykernel.kernelapp import IPKernelApp
 
-    from course_lib.grading.worker import tie_to_parent
+    from course_lib.grading.procs import tie_to_parent
 
     tie_to_parent()  # the kernel dies with the worker that started it
 

@@ -1,15 +1,14 @@
 """Grade one student in a process of its own:  python -m course_lib.grading.worker WORKDIR ASSIGNMENT STUDENT
 
 Runs nbgrader's autograde and feedback for the student (through nbgrader's API), with the
-student's kernel started by the sandbox kernelspec of the work directory; holds the score at 0
-when the static scan found tampering; writes WORKDIR/results/<student>.json last, atomically, so a
+student's kernel started by the sandbox kernelspec of the work directory and every autograded
+cell scored by the grader's verdicts (judged.py); notes what the static scan found and holds the
+score at 0 only for what is clearly an attack on the grading; writes WORKDIR/results/<student>.json last, atomically, so a
 result on disk always means a finished grade. Whatever the kernel started is killed at the end.
 """
-import ctypes
 import hashlib
 import json
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -17,36 +16,8 @@ from pathlib import Path
 import nbformat
 
 from course_lib.grading import feedback, tamper
+from course_lib.grading.procs import PR_SET_CHILD_SUBREAPER, kill_descendants, prctl, tie_to_parent
 from course_lib.grading.submissions import read_notebook
-
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def prctl(option: int, value: int) -> None:
-    """Linux process controls; elsewhere a no-op (the sandbox's ban on processes still holds)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def tie_to_parent() -> None:
-    """Die with the grader: a killed `course grade` leaves no worker or kernel running."""
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before the line above
-        os._exit(1)
-
-
-def kill_descendants() -> None:
-    import psutil
-
-    for child in psutil.Process().children(recursive=True):
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
-
 
 def digest(folder: Path) -> str:
     h = hashlib.sha256()
@@ -126,8 +97,11 @@ def grade_one(workdir: Path, assignment: str, student: str) -> dict:
     findings = []
     for path in sorted(submitted.glob("*.ipynb")):
         release = nbformat.read(workdir / "assignments" / assignment / path.name, as_version=4)
-        findings += [f"{path.name}: {f}" for f in tamper.scan_notebook(read_notebook(path), release)]
-    api = make_api(workdir, cell_timeout=settings["cell_timeout"], db_url=settings.get("db_url"))
+        findings += [(path.name, f) for f in tamper.scan_notebook(read_notebook(path), release)]
+    notes_file = workdir / "logs" / f"{student}.notes.jsonl"
+    notes_file.write_text("")
+    api = make_api(workdir, cell_timeout=settings["cell_timeout"], db_url=settings.get("db_url"),
+                   assignment=assignment, notes_file=notes_file)
     graded = api.autograde(assignment, student, force=True, create=True)
     (workdir / "logs" / f"{student}.nbgrader.log").write_text(
         (graded.get("log") or "") + "\n" + (graded.get("error") or ""))
@@ -137,13 +111,16 @@ def grade_one(workdir: Path, assignment: str, student: str) -> dict:
         result["status"] = "error"
         result["notes"].append(failure_reason((graded.get("error") or "") + (graded.get("log") or ""),
                                               settings["cell_timeout"]))
+    result["notes"] += [json.loads(line) for line in notes_file.read_text().splitlines()]
     blocked = refusals(log)
     result["notes"] += [f"sandbox refused {r}" for r in blocked]
-    if findings:
+    attacks = [f"{name}: {f}" for name, f in findings if f.attack]
+    result["notes"] += [f"for review (score not changed): {name}: {f}" for name, f in findings if not f.attack]
+    if attacks:
         result["status"] = "held"
-        result["notes"] += [f"score held at 0 for review: {f}" for f in findings]
+        result["notes"] += [f"score held at 0 for review: {f}" for f in attacks]
     if graded["success"]:
-        if findings:
+        if attacks:
             hold(api, assignment, student)
         api.generate_feedback(assignment, student, force=True)
         sub = api.get_submission(assignment, student)
