@@ -21,6 +21,7 @@ from tiny_course import A, CORRECT, NB, WRONG
 
 pytestmark = pytest.mark.slow
 MARKER_FILE = "/tmp/course_attack_written"
+VERDICTS = "(the grader's verdicts)"  # the reason shown when only the checks' verdicts speak
 
 
 def answer(release, code, extra=None):
@@ -261,7 +262,7 @@ def attack_table(results) -> str:
     rows = ["| case | the submission | outcome | reason given |", "|---|---|---|---|"]
     for name, (what, *_rest, reason) in CASES.items():
         r = results[name]
-        rows.append(f"| {name} | {what} | {r.status}, {r.score:g}/{r.max_score:g} | {reason or "(the grader's verdicts)"} |")
+        rows.append(f"| {name} | {what} | {r.status}, {r.score:g}/{r.max_score:g} | {reason or VERDICTS} |")
     for name, (what, status, reason) in MALFORMED.items():
         r = results[name]
         score = "not graded" if r.score is None else f"{r.score:g}/{r.max_score:g}"

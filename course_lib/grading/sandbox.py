@@ -1,6 +1,6 @@
 """The kernel that runs untrusted submissions while they are graded.
 
-    python -m course_lib.sandbox -f CONNECTION_FILE      (argv of the grading kernelspec)
+    python -m course_lib.grading.sandbox -f CONNECTION_FILE      (argv of the grading kernelspec)
 
 Before ipykernel starts, with settings from the JSON in $COURSE_SANDBOX (written by the grader):
 - resource limits: address space (memory), largest file written, CPU seconds;
