@@ -45,3 +45,14 @@ def get_device(name: str | None = None) -> torch.device:
         raise RuntimeError(f"'{name}' asks for GPU {device.index}, but this machine has "
                            f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 ...).")
     return device
+
+
+def set_cpu_threads(n: int) -> int:
+    """``torch.set_num_threads(n)``, at most ``$COURSE_CPU_THREADS`` when that is set; returns the count.
+
+    The test run builds the book beside other work on a two-core machine and sets it to 1 there:
+    two training threads that share their cores with other processes run several times slower."""
+    cap = os.environ.get("COURSE_CPU_THREADS")
+    n = min(n, int(cap)) if cap else n
+    torch.set_num_threads(max(1, n))
+    return torch.get_num_threads()

@@ -46,7 +46,8 @@ def start_book_build(root: Path) -> None:
     _book["log"] = log
     _book["proc"] = subprocess.Popen([str(BIN / "jupyter-book"), "build", str(root), "-n", "-W", "--keep-going"],
                                      cwd=root, stdout=log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+                                     env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                                          "COURSE_CPU_THREADS": "1"})  # see course_lib.device.set_cpu_threads
 
 
 def book_build_result() -> tuple[int, str]:

@@ -37,3 +37,16 @@ def test_nonsense_name(monkeypatch):
 def test_cuda_index_out_of_range():
     with pytest.raises(RuntimeError, match="CUDA device"):
         dev.get_device(f"cuda:{torch.cuda.device_count()}")
+
+
+def test_set_cpu_threads_obeys_the_cap(monkeypatch):
+    from course_lib.device import set_cpu_threads
+
+    old = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("COURSE_CPU_THREADS", "1")
+        assert set_cpu_threads(2) == 1 == torch.get_num_threads()
+        monkeypatch.delenv("COURSE_CPU_THREADS")
+        assert set_cpu_threads(2) == 2 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(old)
