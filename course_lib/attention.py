@@ -1,13 +1,13 @@
 """Soft (additive) attention, as in Show, Attend and Tell (Xu et al. 2015) and Bahdanau et al. 2015.
 
-A query h (the decoder's previous hidden state) scores each of L annotation vectors A_i
+A query h (the decoder's previous hidden state) scores each of R annotation vectors A_i
 (image regions, or encoder states in seq2seq); the context z is their softmax-weighted mean:
 
-    e_i = tanh(A_i W_A + h W_ha + b_a) w_a        (N, L)   one score per location
-    alpha = softmax_i(e)                           (N, L)   weights, sum to 1 over i
+    e_i = tanh(A_i W_A + h W_ha + b_a) w_a        (N, R)   one score per location
+    alpha = softmax_i(e)                           (N, R)   weights, sum to 1 over i
     z = sum_i alpha_i A_i                          (N, C)   the context vector
 
-Shapes: h (N, H), A (N, L, C); parameters W_A (C, K), W_ha (H, K), b_a (K,), w_a (K,), with K the
+Shapes: h (N, H), A (N, R, C); parameters W_A (C, K), W_ha (H, K), b_a (K,), w_a (K,), with K the
 attention size. The NumPy twin in the captioning assignment, ``soft_attention_forward``, uses the
 same names and layout. A W_A does not depend on h, so a decoder computes it once per sequence
 (``precompute``) and passes it to every step. Gradients come from autograd.
@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from course_lib.rnn import _check_shape
+from course_lib.layer_utils import check_shape
 
 
 def soft_attention(h, A, W_A, W_ha, b_a, w_a, mask=None, AW_A=None):
@@ -25,27 +25,27 @@ def soft_attention(h, A, W_A, W_ha, b_a, w_a, mask=None, AW_A=None):
 
     Inputs:
     - h: queries, of shape (N, H)
-    - A: annotations, of shape (N, L, C)
+    - A: annotations, of shape (N, R, C)
     - W_A (C, K), W_ha (H, K), b_a (K,), w_a (K,): parameters
-    - mask: optional bool (N, L), True where a location may be attended (e.g. not padding);
+    - mask: optional bool (N, R), True where a location may be attended (e.g. not padding);
       every row needs at least one True
-    - AW_A: optional A @ W_A, of shape (N, L, K), computed once per sequence by the caller
+    - AW_A: optional A @ W_A, of shape (N, R, K), computed once per sequence by the caller
     Returns a tuple of:
     - z: context vectors, of shape (N, C)
-    - alpha: attention weights, of shape (N, L), each row summing to 1
+    - alpha: attention weights, of shape (N, R), each row summing to 1
     """
     if AW_A is None:
-        AW_A = A @ W_A  # (N, L, K)
-    e = torch.tanh(AW_A + (h @ W_ha + b_a)[:, None, :]) @ w_a  # (N, L)
+        AW_A = A @ W_A  # (N, R, K)
+    e = torch.tanh(AW_A + (h @ W_ha + b_a)[:, None, :]) @ w_a  # (N, R)
     if mask is not None:
         e = e.masked_fill(~mask, float("-inf"))
-    alpha = torch.softmax(e, dim=1)  # (N, L)
+    alpha = torch.softmax(e, dim=1)  # (N, R)
     z = (alpha[:, :, None] * A).sum(dim=1)  # (N, C)
     return z, alpha
 
 
 class SoftAttention(nn.Module):
-    """Additive soft attention over L locations; see the module docstring for the equations.
+    """Additive soft attention over R locations; see the module docstring for the equations.
 
     Inputs:
     - query_size: H, the size of the query h (the decoder's hidden state)
@@ -72,22 +72,22 @@ class SoftAttention(nn.Module):
                 p.copy_(torch.empty(p.shape, dtype=p.dtype).uniform_(-k, k, generator=generator))
 
     def precompute(self, A: torch.Tensor) -> torch.Tensor:
-        """A W_A, of shape (N, L, K): the part of the scores that is the same at every step."""
-        _check_shape(A, (None, None, self.key_size), "A", "NLC",
+        """A W_A, of shape (N, R, K): the part of the scores that is the same at every step."""
+        check_shape(A, (None, None, self.key_size), "A", "NRC",
                      " Flatten a feature map (N, C, h, w) to (N, h*w, C) first.")
         return A @ self.W_A
 
     def forward(self, h: torch.Tensor, A: torch.Tensor, mask: torch.Tensor | None = None,
                 AW_A: torch.Tensor | None = None):
-        """Context z (N, C) and weights alpha (N, L) for queries h (N, H) over annotations A (N, L, C).
+        """Context z (N, C) and weights alpha (N, R) for queries h (N, H) over annotations A (N, R, C).
 
-        mask (N, L) bool, True where attending is allowed; AW_A (N, L, K) from ``precompute``.
+        mask (N, R) bool, True where attending is allowed; AW_A (N, R, K) from ``precompute``.
         """
-        _check_shape(A, (None, None, self.key_size), "A", "NLC",
+        check_shape(A, (None, None, self.key_size), "A", "NRC",
                      " Flatten a feature map (N, C, h, w) to (N, h*w, C) first.")
-        _check_shape(h, (A.shape[0], self.query_size), "h", "NH")
+        check_shape(h, (A.shape[0], self.query_size), "h", "NH")
         if mask is not None:
-            _check_shape(mask, tuple(A.shape[:2]), "mask", "NL")
+            check_shape(mask, tuple(A.shape[:2]), "mask", "NR")
             if not bool(mask.any(dim=1).all()):
                 raise ValueError("every row of mask needs at least one True location: "
                                  "a row with none has no weights that sum to 1.")

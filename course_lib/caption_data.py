@@ -3,7 +3,7 @@
 A data dict holds, per split in ("train", "val", "test"):
 - ``{split}_captions``: int32 (M, T) word ids <START> w1 .. wn <END> <NULL>..., T = max_length + 2
 - ``{split}_image_idxs``: int32 (M,) the image of each caption (k = 5 captions per image)
-- ``{split}_images``: uint8 (N, 64, 64, 3) and/or ``{split}_features``: float32 (N, D)
+- ``{split}_images``: uint8 (N, 64, 64, 3) and/or ``{split}_features``: float32 (N, F)
 and ``idx_to_word`` (list, V) and ``word_to_idx`` (dict), with <NULL>=0, <START>=1, <END>=2,
 <UNK>=3, then the words sorted. Toy-scene data also carries ``{split}_scenes`` (list of N Scene)
 and ``{split}_references`` (N lists of k caption strings, for BLEU and semantic scores).
@@ -93,17 +93,19 @@ def grid_features(images: np.ndarray, grid: int = 8) -> np.ndarray:
     """Cheap fixed image features: the mean colour of each cell of a grid x grid partition.
 
     Inputs:
-    - images: uint8 of shape (N, H, W, 3), H and W divisible by grid
+    - images: uint8 of shape (N, height, width, 3), height and width divisible by grid
     Returns float32 of shape (N, grid * grid * 3), ordered (row, column, channel), equal to
     mean / 255 - 0.5 (a fixed centring, no statistics of the data), so values lie in [-0.5, 0.5].
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images should have shape (N, H, W, 3), but has shape {images.shape}.")
-    N, H, W, _ = images.shape
-    if H % grid or W % grid:
-        raise ValueError(f"image size {H}x{W} is not divisible by grid={grid}; pick a grid that divides it.")
-    cells = images.reshape(N, grid, H // grid, grid, W // grid, 3).mean(axis=(2, 4), dtype=np.float32)
+        raise ValueError(f"images should have shape (N, height, width, 3), but has shape {images.shape}.")
+    N, height, width, _ = images.shape
+    if height % grid or width % grid:
+        raise ValueError(f"image size {height}x{width} is not divisible by grid={grid}; "
+                         f"pick a grid that divides it.")
+    cells = images.reshape(N, grid, height // grid, grid, width // grid, 3)
+    cells = cells.mean(axis=(2, 4), dtype=np.float32)  # (N, grid, grid, 3)
     return (cells / 255 - 0.5).reshape(N, grid * grid * 3)
 
 
@@ -305,10 +307,10 @@ def _check_data(data: dict, where: str) -> None:
         if keys[1] in data:
             img = np.asarray(data[keys[1]])
             _expect(img.ndim == 4 and img.shape[-1] == 3 and img.dtype == np.uint8, keys[1],
-                    "(N, H, W, 3) uint8", img)
+                    "(N, height, width, 3) uint8", img)
         if keys[2] in data:
             feat = np.asarray(data[keys[2]])
-            _expect(feat.ndim == 2 and feat.dtype.kind == "f", keys[2], "(N, D) floats", feat)
+            _expect(feat.ndim == 2 and feat.dtype.kind == "f", keys[2], "(N, F) floats", feat)
         n_images = _n_images(data, split)
         if caps.size and (caps.min() < 0 or caps.max() >= V):
             raise ValueError(f"{where}: {split}_captions has word ids outside [0, {V}) "
@@ -331,7 +333,7 @@ def sample_minibatch(data: dict, batch_size: int = 100, split: str = "train", rn
     - source: "features" or "images"; None takes features when the split has them
     Returns a tuple of:
     - captions: int32 (batch_size, T)
-    - x: features (batch_size, D) or images (batch_size, H, W, 3) of those captions' images
+    - x: features (batch_size, F) or images (batch_size, height, width, 3) of those captions' images
     - image_idxs: (batch_size,) the image index of each caption
     """
     rng = np.random.default_rng() if rng is None else rng

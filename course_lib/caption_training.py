@@ -6,7 +6,7 @@ reads its own greedy predictions instead. ``sample_captions`` (greedy or tempera
 batched) and ``beam_search_captions`` wrap course_lib.decoding for a Captioner; ``evaluate_captions``
 scores the generated captions with BLEU and with the scenes' semantic accuracies.
 Data dicts follow CS231n's load_coco_data: {split}_captions (M, T+1), {split}_image_idxs (M,),
-{split}_images (N, 64, 64, 3) uint8 or {split}_features (N, D), idx_to_word, word_to_idx.
+{split}_images (N, 64, 64, 3) uint8 or {split}_features (N, F), idx_to_word, word_to_idx.
 """
 import time
 
@@ -166,11 +166,11 @@ def sample_captions(model: Captioner, images, *, max_length: int = 30, temperatu
     """Greedy (temperature 0) or sampled captions, batched, never <NULL>/<START>, stopping at <END>.
 
     Inputs:
-    - images: (N, 64, 64, 3) (or feature vectors (N, D) when model.encoder is None)
+    - images: (N, 64, 64, 3) (or feature vectors (N, F) when model.encoder is None)
     - max_length: words generated at most; temperature: 0 greedy, > 0 samples softmax(scores / T)
     - generator: torch.Generator for reproducible samples
     Returns captions, int64 array (N, max_length), <NULL> after <END> (CS231n's sample layout), and
-    with return_attention also alphas, float array (N, max_length, L) (zeros after <END>).
+    with return_attention also alphas, float array (N, max_length, R) (zeros after <END>).
     """
     was_training, dec = model.training, model.decoder
     model.eval()

@@ -8,9 +8,9 @@ The decoder is CS231n's CaptioningRNN, with the NumPy assignment's parameter nam
     scores_t = h_t W_vocab + b_vocab              (N, V)
 
 with z_t = attend(h_{t-1}, A) the soft-attention context (course_lib.attention). Shapes: images
-(N, 64, 64, 3), v (N, D), A (N, L, C), captions (N, T+1), word vectors W, hidden H, vocabulary V.
-Parameters: W_proj (D, H), b_proj (H,), W_embed (V, W), W_vocab (H, V), b_vocab (V,), cell.Wx
-(W [+D] [+C], G*H), cell.Wh (H, G*H), cell.b (G*H,) (GRU: cell.b_x, cell.b_h) with G = 1, 4, 3;
+(N, 64, 64, 3), v (N, F), A (N, R, C), captions (N, T+1), word vectors E, hidden H, vocabulary V.
+Parameters: W_proj (F, H), b_proj (H,), W_embed (V, E), W_vocab (H, V), b_vocab (V,), cell.Wx
+(E [+F] [+C], G*H), cell.Wh (H, G*H), cell.b (G*H,) (GRU: cell.b_x, cell.b_h) with G = 1, 4, 3;
 attention.W_A (C, K), attention.W_ha (H, K), attention.b_a (K,), attention.w_a (K,).
 With condition="h0", attention=False and cell "rnn" or "lstm" it computes exactly the NumPy
 CaptioningRNN; ``load_numpy_params`` copies its weights in.
@@ -25,17 +25,18 @@ from torch import nn
 from course_lib.attention import SoftAttention
 from course_lib.gru import GRU
 from course_lib.lstm import LSTM
-from course_lib.rnn import RNN, _check_shape
+from course_lib.layer_utils import check_shape
+from course_lib.rnn import RNN
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 CONDITIONS = ("h0", "step", "both")
 
 
 class ConvEncoder(nn.Module):
-    """A small CNN: images -> spatial features A (N, L, C) and a vector v (N, D) that keeps position.
+    """A small CNN: images -> spatial features A (N, R, C) and a vector v (N, F) that keeps position.
 
     Each block is conv 3x3 stride 2 -> (BatchNorm) -> ReLU, halving the image: 64 -> 32 -> 16 -> 8
-    with three blocks (then ``refine`` stride-1 blocks), so A has L = 8 * 8 = 64 locations of
+    with three blocks (then ``refine`` stride-1 blocks), so A has R = 8 * 8 = 64 locations of
     C = channels[-1] numbers. v is a Linear layer of the whole flattened grid then ReLU (not a
     global average, which would forget where things are: "left of" and "above" need position).
 
@@ -43,7 +44,7 @@ class ConvEncoder(nn.Module):
     - channels: output channels of each stride-2 block; C = channels[-1]
     - refine: extra stride-1 blocks at the grid's resolution (each widens what a location sees
       by 2 grid cells, e.g. 16 pixels, so that large shapes fit in one location's view)
-    - feature_dim: the size of the Linear layer's output; D = feature_dim (+ C with global_pool)
+    - feature_dim: the size of the Linear layer's output; F = feature_dim (+ C with global_pool)
     - global_pool: append max_i A_i (N, C) to v: which features occur anywhere, position-free
     - image_size: side of the square input images
     - batch_norm: BatchNorm after each conv (faster training; call .eval() before decoding)
@@ -64,7 +65,7 @@ class ConvEncoder(nn.Module):
         self.conv = nn.Sequential(*layers)
         self.grid = image_size // 2 ** len(channels)
         self.image_size, self.spatial_dim, self.global_pool = image_size, c_in, bool(global_pool)
-        self.feature_dim = feature_dim + (c_in if global_pool else 0)  # D, the size of v
+        self.feature_dim = feature_dim + (c_in if global_pool else 0)  # F, the size of v
         self.fc = nn.Linear(c_in * self.grid ** 2, feature_dim)
         _init_kaiming_(self, generator)
 
@@ -74,21 +75,21 @@ class ConvEncoder(nn.Module):
         Inputs:
         - images: uint8 in 0..255 or float in [0, 1], of shape (N, S, S, 3) or (N, 3, S, S)
         Returns a tuple of:
-        - v: one vector per image, of shape (N, D)
-        - A: one vector per grid cell, row by row, of shape (N, L, C) with L = (S / 2**blocks)**2
+        - v: one vector per image, of shape (N, F)
+        - A: one vector per grid cell, row by row, of shape (N, R, C) with R = (S / 2**blocks)**2
         """
         x = torch.as_tensor(images, device=self.fc.weight.device)
         if x.ndim == 4 and x.shape[-1] == 3 and x.shape[1] != 3:
             x = x.permute(0, 3, 1, 2)  # (N, 3, S, S)
         S = self.image_size
-        _check_shape(x, (None, 3, S, S), "images", "NCHW",
+        check_shape(x, (None, 3, S, S), "images", "NCHW",
                      f" Pass images as (N, {S}, {S}, 3) or (N, 3, {S}, {S}).")
         dtype = self.fc.weight.dtype
         x = x.to(dtype) / 255 if x.dtype == torch.uint8 else x.to(dtype)
         fmap = self.conv(2 * x - 1)  # (N, C, grid, grid)
-        A = fmap.flatten(2).transpose(1, 2)  # (N, L, C)
+        A = fmap.flatten(2).transpose(1, 2)  # (N, R, C)
         v = F.relu(self.fc(fmap.flatten(1)))  # (N, feature_dim)
-        if self.global_pool:  # (N, D): + what is anywhere, wherever it is
+        if self.global_pool:  # (N, F): + what is anywhere, wherever it is
             v = torch.cat([v, A.amax(dim=1)], dim=1)
         return v, A
 
@@ -113,8 +114,8 @@ def temporal_softmax_loss(scores: torch.Tensor, y: torch.Tensor, mask: torch.Ten
     Returns the loss, a scalar tensor. Masked steps get exactly zero gradient.
     """
     N, T, V = scores.shape
-    _check_shape(y, (N, T), "y", "NT")
-    _check_shape(mask, (N, T), "mask", "NT")
+    check_shape(y, (N, T), "y", "NT")
+    check_shape(mask, (N, T), "mask", "NT")
     losses = F.cross_entropy(scores.reshape(N * T, V), y.reshape(N * T).long(), reduction="none")
     return losses[mask.reshape(N * T)].sum() / N
 
@@ -124,13 +125,13 @@ class CaptionModel(nn.Module):
 
     Inputs:
     - word_to_idx: dict word -> id with '<NULL>', '<START>', '<END>'; V = len(word_to_idx)
-    - input_dim: D, size of the image vector v; wordvec_dim: W; hidden_dim: H
+    - input_dim: F, size of the image vector v; wordvec_dim: E; hidden_dim: H
     - cell_type: 'rnn', 'lstm' or 'gru'
     - condition: 'h0' (h_0 = v W_proj + b_proj), 'step' (v joins every input) or 'both'
-    - attention: add soft attention over A (N, L, C); spatial_dim: C; attention_dim: K (default H)
+    - attention: add soft attention over A (N, R, C); spatial_dim: C; attention_dim: K (default H)
     - forget_bias: for the LSTM's f gate (see course_lib.lstm.LSTM)
     - dtype, device, generator: as for the course_lib cells
-    Initial weights: W_embed ~ N(0, 1), W_proj ~ N(0, 1/D), W_vocab ~ N(0, 0.01^2) (the first loss is
+    Initial weights: W_embed ~ N(0, 1), W_proj ~ N(0, 1/F), W_vocab ~ N(0, 0.01^2) (the first loss is
     near log V per word), biases 0, cell and attention as in their modules.
     """
 
@@ -144,22 +145,23 @@ class CaptionModel(nn.Module):
             raise ValueError(f"cell_type should be one of {sorted(CELLS)} and condition one of "
                              f"{CONDITIONS}; got {cell_type!r} and {condition!r}.")
         if attention and spatial_dim is None:
-            raise ValueError("attention=True needs spatial_dim, the size C of each location in A (N, L, C).")
+            raise ValueError("attention=True needs spatial_dim, the size C of each location in A (N, R, C).")
         self.word_to_idx = dict(word_to_idx)
         self.null, self.start, self.end = (word_to_idx[w] for w in ("<NULL>", "<START>", "<END>"))
         self.cell_type, self.condition, self.use_attention = cell_type, condition, attention
-        V, D, W, H = len(word_to_idx), input_dim, wordvec_dim, hidden_dim
-        self.input_dim, self.hidden_dim, self.vocab_size = D, H, V
+        V, E, H = len(word_to_idx), wordvec_dim, hidden_dim  # F, the image-vector size, is input_dim
+        self.input_dim, self.hidden_dim, self.vocab_size = input_dim, H, V
         kw = dict(device=device, dtype=dtype)
-        self.W_proj = nn.Parameter(torch.empty(D, H, **kw))
+        self.W_proj = nn.Parameter(torch.empty(input_dim, H, **kw))
         self.b_proj = nn.Parameter(torch.zeros(H, **kw))
-        self.W_embed = nn.Parameter(torch.empty(V, W, **kw))
+        self.W_embed = nn.Parameter(torch.empty(V, E, **kw))
         self.W_vocab = nn.Parameter(torch.empty(H, V, **kw))
         self.b_vocab = nn.Parameter(torch.zeros(V, **kw))
         with torch.no_grad():
-            for p, std in ((self.W_proj, 1 / math.sqrt(D)), (self.W_embed, 1.0), (self.W_vocab, 0.01)):
+            for p, std in ((self.W_proj, 1 / math.sqrt(input_dim)), (self.W_embed, 1.0),
+                           (self.W_vocab, 0.01)):
                 p.copy_(torch.randn(p.shape, dtype=p.dtype, generator=generator) * std)
-        cell_in = W + (D if condition != "h0" else 0) + (spatial_dim if attention else 0)
+        cell_in = E + (input_dim if condition != "h0" else 0) + (spatial_dim if attention else 0)
         extra = {"forget_bias": forget_bias} if cell_type == "lstm" else {}
         self.cell = CELLS[cell_type](cell_in, H, generator=generator, **extra, **kw)
         self.attention = SoftAttention(H, spatial_dim, attention_dim or H, generator=generator,
@@ -168,24 +170,24 @@ class CaptionModel(nn.Module):
     def init_state(self, features: torch.Tensor, A: torch.Tensor | None = None) -> dict:
         """The decoder state before the first word: a dict with h (N, H), c (N, H) for an LSTM,
         and v, A, AW_A (A's attention term, computed once) for the steps that need them."""
-        _check_shape(features, (None, self.input_dim), "features", "ND")
+        check_shape(features, (None, self.input_dim), "features", "NF")
         if self.use_attention and A is None:
-            raise ValueError("this decoder has attention: pass the spatial features A (N, L, C) too.")
+            raise ValueError("this decoder has attention: pass the spatial features A (N, R, C) too.")
         N, H = features.shape[0], self.hidden_dim
         h0 = features @ self.W_proj + self.b_proj if self.condition != "step" else features.new_zeros(N, H)
         state = {"h": h0, "c": h0.new_zeros(N, H) if self.cell_type == "lstm" else None,
                  "v": features, "A": A, "AW_A": None}
         if self.use_attention:
-            state["AW_A"] = self.attention.precompute(A)  # (N, L, K)
+            state["AW_A"] = self.attention.precompute(A)  # (N, R, K)
         return state
 
     def _advance(self, state: dict, x_t: torch.Tensor):
-        """One cell step from word vectors x_t (N, W); returns (next state, alpha (N, L) or None)."""
+        """One cell step from word vectors x_t (N, E); returns (next state, alpha (N, R) or None)."""
         parts, alpha = [x_t], None
         if self.condition != "h0":
             parts.append(state["v"])
         if self.use_attention:
-            z, alpha = self.attention(state["h"], state["A"], AW_A=state["AW_A"])  # (N, C), (N, L)
+            z, alpha = self.attention(state["h"], state["A"], AW_A=state["AW_A"])  # (N, C), (N, R)
             parts.append(z)
         x = torch.cat(parts, dim=1)[:, None]  # (N, 1, cell input): a sequence of one step
         if self.cell_type == "lstm":
@@ -195,7 +197,7 @@ class CaptionModel(nn.Module):
         return {**state, "h": h, "c": c}, alpha
 
     def step(self, state: dict, words: torch.Tensor):
-        """Feed one word per sequence: words (N,) int -> (scores (N, V), next state, alpha (N, L) or None)."""
+        """Feed one word per sequence: words (N,) int -> (scores (N, V), next state, alpha (N, R) or None)."""
         words = torch.as_tensor(words, device=self.W_embed.device).long()
         state, alpha = self._advance(state, self.W_embed[words])
         return state["h"] @ self.W_vocab + self.b_vocab, state, alpha
@@ -204,22 +206,22 @@ class CaptionModel(nn.Module):
         """Teacher-forced scores for every step.
 
         Inputs:
-        - features: v, of shape (N, D); A: spatial features (N, L, C), needed with attention
+        - features: v, of shape (N, F); A: spatial features (N, R, C), needed with attention
         - captions_in: input word ids, of shape (N, T), starting with <START>
         Returns a tuple of:
         - scores: (N, T, V)
-        - alphas: attention weights, of shape (N, T, L), or None without attention
+        - alphas: attention weights, of shape (N, T, R), or None without attention
         """
         captions_in = torch.as_tensor(captions_in, device=self.W_embed.device).long()
         state = self.init_state(features, A)
-        x = self.W_embed[captions_in]  # (N, T, W)
+        x = self.W_embed[captions_in]  # (N, T, E)
         if self.use_attention:
             hs, alphas = [], []
             for x_t in x.unbind(1):
                 state, alpha = self._advance(state, x_t)
                 hs.append(state["h"])
                 alphas.append(alpha)
-            h, alphas = torch.stack(hs, 1), torch.stack(alphas, 1)  # (N, T, H), (N, T, L)
+            h, alphas = torch.stack(hs, 1), torch.stack(alphas, 1)  # (N, T, H), (N, T, R)
         else:
             if self.condition != "h0":
                 x = torch.cat([x, features[:, None].expand(-1, x.shape[1], -1)], dim=2)
@@ -253,7 +255,7 @@ class CaptionModel(nn.Module):
                            f"exactly {sorted(names)}.")
         for short, full in names.items():
             value = torch.as_tensor(np.asarray(params[short]))
-            _check_shape(value, tuple(own[full].shape), short, "abc"[:own[full].ndim])
+            check_shape(value, tuple(own[full].shape), short, "abc"[:own[full].ndim])
             own[full].copy_(value)
 
     def extra_repr(self) -> str:
@@ -262,21 +264,21 @@ class CaptionModel(nn.Module):
 
 class Captioner(nn.Module):
     """Encoder + decoder. ``encoder`` maps images to (v, A); None means the inputs already are
-    feature vectors v (N, D), e.g. CS231n's VGG features, and there is no A."""
+    feature vectors v (N, F), e.g. CS231n's VGG features, and there is no A."""
 
     def __init__(self, encoder: nn.Module | None, decoder: CaptionModel):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
 
     def encode(self, images):
-        """(v (N, D), A (N, L, C) or None) for a batch of images (or feature vectors)."""
+        """(v (N, F), A (N, R, C) or None) for a batch of images (or feature vectors)."""
         if self.encoder is None:
             W_proj = self.decoder.W_proj
             return torch.as_tensor(images, device=W_proj.device, dtype=W_proj.dtype), None
         return self.encoder(images)
 
     def forward(self, images, captions_in):
-        """Teacher-forced (scores (N, T, V), alphas (N, T, L) or None)."""
+        """Teacher-forced (scores (N, T, V), alphas (N, T, R) or None)."""
         v, A = self.encode(images)
         return self.decoder(v, captions_in, A)
 

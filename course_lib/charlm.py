@@ -1,11 +1,12 @@
-"""A character-level language model: embedding -> vanilla RNN -> projection to the vocabulary.
+"""A character-level language model: embedding -> recurrent layer -> projection to the vocabulary.
 
     x_t = W_embed[id_t],  h_t = tanh(x_t Wx + h_{t-1} Wh + b),  scores_t = h_t W_vocab + b_vocab
 
-Shapes: ids (N, T), x (N, T, D), h (N, T, H), scores (N, T, V); W_embed (V, D), W_vocab (H, V).
-``train`` runs truncated backpropagation through time (TBPTT): the text is cut into N parallel
-streams, read T steps at a time, and the hidden state is carried from chunk to chunk but
-detached at each border, so gradients reach back at most T steps.
+with the vanilla RNN by default; ``cell="lstm"`` or ``cell="gru"`` puts course_lib's LSTM or GRU in
+its place (the LSTM's state is the pair (h, c)). Shapes: ids (N, T), x (N, T, D), h (N, T, H),
+scores (N, T, V); W_embed (V, D), W_vocab (H, V). ``train`` runs truncated backpropagation through
+time (TBPTT): the text is cut into N parallel streams, read T steps at a time, and the state is
+carried from chunk to chunk but detached at each border, so gradients reach back at most T steps.
 """
 import math
 import numbers
@@ -18,50 +19,74 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from course_lib.device import get_device
+from course_lib.gru import GRU
+from course_lib.lstm import LSTM
 from course_lib.rnn import RNN
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # the recurrent layers CharRNN can hold
+
+
+def detach_state(state):
+    """The state with every tensor detached from its graph: a tensor, a tuple of them such as
+    the LSTM's (h, c), or None."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    return type(state)(detach_state(s) for s in state)
 
 
 class CharRNN(nn.Module):
-    """Character-level RNN language model.
+    """Character-level language model around a course_lib recurrent layer.
 
     Inputs:
     - vocab_size: V; embed_size: D; hidden_size: H
+    - cell: 'rnn' (default, course_lib.rnn.RNN), 'lstm' (course_lib.lstm.LSTM) or 'gru'
+      (course_lib.gru.GRU); the layer is ``self.rnn`` whichever it is
+    - fast: run the layer's ``fast_forward`` (the same function computed by torch.nn; LSTM and
+      GRU only)
     - device, dtype: where and how the parameters are created
     - generator: CPU torch.Generator for the initial weights; None uses torch's global one
-    Parameters: W_embed (V, D) ~ N(0, 1); rnn.Wx, rnn.Wh, rnn.b as in course_lib.rnn.RNN;
+    - cell_kwargs: passed on to the layer, e.g. forget_bias=1.0 for the LSTM
+    Parameters: W_embed (V, D) ~ N(0, 1); the layer's own (rnn.Wx, rnn.Wh, ...);
     W_vocab (H, V) ~ N(0, 0.01^2) and b_vocab (V,) = 0, so the first predictions are near
     uniform and the first loss is near log V.
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, *, device=None,
-                 dtype=None, generator: torch.Generator | None = None):
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, *, cell: str = "rnn",
+                 fast: bool = False, device=None, dtype=None,
+                 generator: torch.Generator | None = None, **cell_kwargs):
         super().__init__()
-        self.vocab_size = vocab_size
+        if cell not in CELLS:
+            raise ValueError(f"cell should be one of {sorted(CELLS)}, got {cell!r}.")
+        if fast and not hasattr(CELLS[cell], "fast_forward"):
+            raise ValueError(f"cell {cell!r} has no fast_forward; use fast=False, or cell='lstm' or 'gru'.")
+        self.vocab_size, self.cell, self.fast = vocab_size, cell, fast
         V, D, H = vocab_size, embed_size, hidden_size
         self.W_embed = nn.Parameter(torch.empty(V, D, device=device, dtype=dtype))
-        self.rnn = RNN(D, H, device=device, dtype=dtype, generator=generator)
+        self.rnn = CELLS[cell](D, H, device=device, dtype=dtype, generator=generator, **cell_kwargs)
         self.W_vocab = nn.Parameter(torch.empty(H, V, device=device, dtype=dtype))
         self.b_vocab = nn.Parameter(torch.zeros(V, device=device, dtype=dtype))
         with torch.no_grad():
             for p, std in ((self.W_embed, 1.0), (self.W_vocab, 0.01)):
                 p.copy_(torch.randn(p.shape, dtype=p.dtype, generator=generator) * std)
 
-    def forward(self, ids: torch.Tensor, h0: torch.Tensor | None = None):
+    def forward(self, ids: torch.Tensor, state=None):
         """Scores for the next character at every step.
 
         Inputs:
         - ids: character ids, int64 of shape (N, T)
-        - h0: initial hidden state, of shape (N, H); None means zeros
+        - state: initial state, None for zeros; h0 of shape (N, H), or (h0, c0) for the LSTM
         Returns a tuple of:
         - scores: unnormalised log-probabilities, of shape (N, T, V)
-        - h_last: hidden state after the last step, of shape (N, H)
+        - the state after the last step: h_T of shape (N, H), or (h_T, c_T) for the LSTM
         """
         if ids.ndim != 2:
             raise ValueError(f"ids should have shape (N, T), but has shape {tuple(ids.shape)}. "
                              f"For a single sequence pass ids[None].")
         x = self.W_embed[ids]  # (N, T, D)
-        h, h_last = self.rnn(x, h0)  # (N, T, H), (N, H)
-        return h @ self.W_vocab + self.b_vocab, h_last  # (N, T, V)
+        h, state = (self.rnn.fast_forward if self.fast else self.rnn)(x, state)  # (N, T, H)
+        return h @ self.W_vocab + self.b_vocab, state  # (N, T, V)
 
 
 def sequence_loss(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -99,21 +124,22 @@ def _chunks(ids, batch_size: int, seq_len: int, rng: np.random.Generator, device
 
 
 def tbptt_step(model: CharRNN, optimizer, x, y, h0, clip: float | None = 5.0):
-    """One update on one chunk; returns (loss as a float, h_last detached from the graph).
+    """One update on one chunk; returns (loss as a float, h_T detached from the graph).
 
     Inputs:
     - x, y: input and target ids, of shape (N, T)
-    - h0: hidden state carried from the previous chunk, of shape (N, H), or None for zeros
+    - h0: state carried from the previous chunk, None for zeros: (N, H), or a tuple such as
+      the LSTM's (h, c); the returned h_T has the same form, every tensor of it detached
     - clip: largest gradient norm (over all parameters) before the step; None does not clip
     """
-    scores, h_last = model(x, h0)
+    scores, h_T = model(x, h0)
     loss = sequence_loss(scores, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip is not None:
         nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimizer.step()
-    return loss.item(), h_last.detach()  # the border: the next chunk's graph starts here
+    return loss.item(), detach_state(h_T)  # the border: the next chunk's graph starts here
 
 
 def train(model: CharRNN, ids, *, seq_len: int = 25, batch_size: int = 32, steps: int = 1000,
@@ -165,7 +191,7 @@ def train(model: CharRNN, ids, *, seq_len: int = 25, batch_size: int = 32, steps
 def evaluate(model: CharRNN, ids, *, seq_len: int = 100, batch_size: int = 32) -> float:
     """Mean cross-entropy per character (nats) of ``model`` predicting ``ids`` (T_all,).
 
-    The hidden state is carried across chunks as in training; the text is cut into
+    The state (h, or the LSTM's (h, c)) is carried across chunks as in training; the text is cut into
     min(batch_size, T_all - 1) streams, and the last (T_all - 1) mod N characters are not scored.
     """
     ids = np.asarray(ids).reshape(-1)
@@ -201,7 +227,7 @@ def sample(model: CharRNN, start_ids, n: int, temperature: float = 1.0,
         raise ValueError(f"start_ids should be at least one id in 0..{model.vocab_size - 1}, "
                          f"got {start.tolist()[:10]}.")
     device = next(model.parameters()).device
-    scores, h = model(start[None].to(device))  # (1, T0, V), (1, H)
+    scores, h = model(start[None].to(device))  # (1, T0, V), state: (1, H) or a tuple of them
     out = []
     for i in range(n):
         p = torch.softmax(scores[0, -1].double() / temperature, dim=-1)  # (V,)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from course_lib.rnn import _check_shape, _init_uniform_, _read_torch_weights
+from course_lib.layer_utils import check_shape, init_uniform_, read_torch_weights
 
 GATES = ("r", "z", "n")  # the order of the three H-wide blocks of Wx, Wh, b_x and b_h
 
@@ -63,7 +63,7 @@ class GRU(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), on the CPU, then copy it in place."""
-        _init_uniform_((self.Wx, self.Wh, self.b_x, self.b_h), self.hidden_size, generator)
+        init_uniform_((self.Wx, self.Wh, self.b_x, self.b_h), self.hidden_size, generator)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
         """Run the GRU over all T steps, from the equations.
@@ -120,12 +120,12 @@ class GRU(nn.Module):
 
     def _check_inputs(self, x, h0):
         """Validate x (N, T, D) and h0 (N, H); return h0, zeros for None."""
-        _check_shape(x, (None, None, self.input_size), "x", "NTD",
-                     " The input is batch first; for a single sequence pass x[None].")
+        check_shape(x, (None, None, self.input_size), "x", "NTD",
+                    " The input is batch first; for a single sequence pass x[None].")
         N, H = x.shape[0], self.hidden_size
         if h0 is None:
             return x.new_zeros(N, H)
-        _check_shape(h0, (N, H), "h0", "NH")
+        check_shape(h0, (N, H), "h0", "NH")
         return h0
 
     def extra_repr(self) -> str:
@@ -143,12 +143,12 @@ def to_torch_gru_state_dict(Wx, Wh, b_x, b_h) -> dict[str, torch.Tensor]:
     bias_ih_l0 = b_x and bias_hh_l0 = b_h. Copies, differentiable (``fast_forward`` relies on this).
     """
     Wx, Wh, b_x, b_h = (torch.as_tensor(a) for a in (Wx, Wh, b_x, b_h))
-    _check_shape(Wh, (None, None), "Wh", ["H", "3H"])
+    check_shape(Wh, (None, None), "Wh", ["H", "3H"])
     H = Wh.shape[0]
-    _check_shape(Wh, (H, 3 * H), "Wh", ["H", "3H"])
-    _check_shape(Wx, (None, 3 * H), "Wx", ["D", "3H"])
-    _check_shape(b_x, (3 * H,), "b_x", ["3H"])
-    _check_shape(b_h, (3 * H,), "b_h", ["3H"])
+    check_shape(Wh, (H, 3 * H), "Wh", ["H", "3H"])
+    check_shape(Wx, (None, 3 * H), "Wx", ["D", "3H"])
+    check_shape(b_x, (3 * H,), "b_x", ["3H"])
+    check_shape(b_h, (3 * H,), "b_h", ["3H"])
     return {"weight_ih_l0": Wx.T.clone(memory_format=torch.contiguous_format),
             "weight_hh_l0": Wh.T.clone(memory_format=torch.contiguous_format),
             "bias_ih_l0": b_x.clone(), "bias_hh_l0": b_h.clone()}
@@ -162,5 +162,5 @@ def from_torch_gru_state_dict(sd: Mapping[str, torch.Tensor]) -> dict[str, torch
     Returns {'Wx': (D, 3H), 'Wh': (H, 3H), 'b_x': (3H,), 'b_h': (3H,)}; ``GRU.load_state_dict``
     takes it as it is (with reset_after=True the GRU then computes torch's function).
     """
-    W_ih, W_hh, b_ih, b_hh = _read_torch_weights(sd, "GRU", n_gates=3)
+    W_ih, W_hh, b_ih, b_hh = read_torch_weights(sd, "GRU", n_gates=3)
     return {"Wx": W_ih.T.clone(), "Wh": W_hh.T.clone(), "b_x": b_ih.clone(), "b_h": b_hh.clone()}

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from course_lib.rnn import _check_shape, _init_uniform_, _read_torch_weights
+from course_lib.layer_utils import check_shape, init_uniform_, read_torch_weights
 
 GATES = ("i", "f", "g", "o")  # the order of the four H-wide blocks of Wx, Wh and b
 
@@ -31,10 +31,12 @@ class LSTM(nn.Module):
     - input_size: D, the size of each x_t
     - hidden_size: H, the size of each h_t and c_t
     - forget_bias: added to the f block b[H:2H] after the random init (1.0 is a common choice
-      that keeps memories early in training); the default 0 draws exactly like torch.nn.LSTM
+      that keeps memories early in training); the default 0 leaves the drawn bias alone
     - device, dtype: where and how the parameters are created (default: cpu, float32)
     - generator: torch.Generator (on the CPU) for the initial weights; None uses torch's global one
-    Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,), drawn like torch.nn.LSTM: U(-1/sqrt(H), 1/sqrt(H)).
+    Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,), each entry from U(-1/sqrt(H), 1/sqrt(H)) like
+    torch.nn.LSTM's weights. torch.nn.LSTM draws two biases from that range and adds them, so its
+    effective b has the same mean (0) and a wider, triangular spread; this layer draws one.
     """
 
     def __init__(self, input_size: int, hidden_size: int, *, forget_bias: float = 0.0,
@@ -55,7 +57,7 @@ class LSTM(nn.Module):
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)) on the CPU, copy it in, add forget_bias."""
         H = self.hidden_size
-        _init_uniform_((self.Wx, self.Wh, self.b), H, generator)
+        init_uniform_((self.Wx, self.Wh, self.b), H, generator)
         self.b[H:2 * H] += self.forget_bias
 
     def forward(self, x: torch.Tensor, state: tuple | None = None):
@@ -105,8 +107,8 @@ class LSTM(nn.Module):
 
     def _check_inputs(self, x, state):
         """Validate x (N, T, D) and state (h0, c0) (N, H) each; return (h0, c0), zeros for None."""
-        _check_shape(x, (None, None, self.input_size), "x", "NTD",
-                     " The input is batch first; for a single sequence pass x[None].")
+        check_shape(x, (None, None, self.input_size), "x", "NTD",
+                    " The input is batch first; for a single sequence pass x[None].")
         N, H = x.shape[0], self.hidden_size
         if state is None:
             return x.new_zeros(N, H), x.new_zeros(N, H)
@@ -114,8 +116,8 @@ class LSTM(nn.Module):
             raise ValueError(f"state should be a pair (h0, c0) of (N, H) tensors or None, "
                              f"but is {type(state).__name__}. For zeros pass None.")
         h0, c0 = state
-        _check_shape(h0, (N, H), "h0", "NH")
-        _check_shape(c0, (N, H), "c0", "NH")
+        check_shape(h0, (N, H), "h0", "NH")
+        check_shape(c0, (N, H), "c0", "NH")
         return h0, c0
 
     def extra_repr(self) -> str:
@@ -134,11 +136,11 @@ def to_torch_lstm_state_dict(Wx, Wh, b) -> dict[str, torch.Tensor]:
     Copies, differentiable: gradients flow back to Wx, Wh and b (``fast_forward`` relies on this).
     """
     Wx, Wh, b = (torch.as_tensor(a) for a in (Wx, Wh, b))
-    _check_shape(Wh, (None, None), "Wh", ["H", "4H"])
+    check_shape(Wh, (None, None), "Wh", ["H", "4H"])
     H = Wh.shape[0]
-    _check_shape(Wh, (H, 4 * H), "Wh", ["H", "4H"])
-    _check_shape(Wx, (None, 4 * H), "Wx", ["D", "4H"])
-    _check_shape(b, (4 * H,), "b", ["4H"])
+    check_shape(Wh, (H, 4 * H), "Wh", ["H", "4H"])
+    check_shape(Wx, (None, 4 * H), "Wx", ["D", "4H"])
+    check_shape(b, (4 * H,), "b", ["4H"])
     return {"weight_ih_l0": Wx.T.clone(memory_format=torch.contiguous_format),
             "weight_hh_l0": Wh.T.clone(memory_format=torch.contiguous_format),
             "bias_ih_l0": b.clone(), "bias_hh_l0": torch.zeros_like(b)}
@@ -152,5 +154,5 @@ def from_torch_lstm_state_dict(sd: Mapping[str, torch.Tensor]) -> dict[str, torc
     Returns {'Wx': (D, 4H), 'Wh': (H, 4H), 'b': (4H,)}, with b = bias_ih_l0 + bias_hh_l0 (every
     LSTM gate adds the two, so one bias loses nothing); ``LSTM.load_state_dict`` takes it as it is.
     """
-    W_ih, W_hh, b_ih, b_hh = _read_torch_weights(sd, "LSTM", n_gates=4)
+    W_ih, W_hh, b_ih, b_hh = read_torch_weights(sd, "LSTM", n_gates=4)
     return {"Wx": W_ih.T.clone(), "Wh": W_hh.T.clone(), "b": b_ih + b_hh}

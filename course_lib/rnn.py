@@ -8,22 +8,12 @@ This is the NumPy assignments' layout (row vectors times weights), so their weig
 ``from_torch_rnn_state_dict`` are the one place that converts between the two.
 Gradients come from autograd: the hand-written backward is the students' work, not the library's.
 """
-import math
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 
-TORCH_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-
-
-def _check_shape(value: torch.Tensor, expected: tuple, name: str, letters: str, hint: str = "") -> None:
-    """Raise ValueError unless ``value`` has shape ``expected`` (None entries match any size)."""
-    found = tuple(value.shape)
-    ok = len(found) == len(expected) and all(e is None or e == f for e, f in zip(expected, found))
-    if not ok:
-        want = ", ".join(letter if e is None else f"{letter}={e}" for letter, e in zip(letters, expected))
-        raise ValueError(f"{name} should have shape ({want}), but has shape {found}.{hint}")
+from course_lib.layer_utils import check_shape, init_uniform_, read_torch_weights
 
 
 class RNN(nn.Module):
@@ -34,7 +24,8 @@ class RNN(nn.Module):
     - hidden_size: H, the size of each h_t
     - device, dtype: where and how the parameters are created (default: cpu, float32)
     - generator: torch.Generator (on the CPU) for the initial weights; None uses torch's global one
-    Parameters: Wx (D, H), Wh (H, H), b (H,), initialised like torch.nn.RNN: U(-1/sqrt(H), 1/sqrt(H)).
+    Parameters: Wx (D, H), Wh (H, H), b (H,), each entry from U(-1/sqrt(H), 1/sqrt(H)) like
+    torch.nn.RNN's weights (torch.nn.RNN draws two biases from that range and adds them; this layer one).
     """
 
     def __init__(self, input_size: int, hidden_size: int, *, device=None, dtype=None,
@@ -50,7 +41,7 @@ class RNN(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw every parameter from U(-1/sqrt(H), 1/sqrt(H)), on the CPU, then copy it in place."""
-        _init_uniform_((self.Wx, self.Wh, self.b), self.hidden_size, generator)
+        init_uniform_((self.Wx, self.Wh, self.b), self.hidden_size, generator)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
         """Run the RNN over all T steps.
@@ -60,14 +51,14 @@ class RNN(nn.Module):
         - h0: initial hidden state, of shape (N, H); None means zeros
         Returns a tuple of:
         - h: hidden states for every step, of shape (N, T, H)
-        - h_last: the hidden state after the last step, of shape (N, H)
+        - h_T: the hidden state after the last step, of shape (N, H)
         """
-        _check_shape(x, (None, None, self.input_size), "x", "NTD",
-                     " The input is batch first; for a single sequence pass x[None].")
+        check_shape(x, (None, None, self.input_size), "x", "NTD",
+                    " The input is batch first; for a single sequence pass x[None].")
         N, T, _ = x.shape
         if h0 is None:
             h0 = x.new_zeros(N, self.hidden_size)
-        _check_shape(h0, (N, self.hidden_size), "h0", "NH")
+        check_shape(h0, (N, self.hidden_size), "h0", "NH")
         xWx = x @ self.Wx  # (N, T, H): the input term for all steps at once
         h_prev, hs = h0, []
         # unbind, not xWx[:, t]: indexing makes autograd build an (N, T, H) gradient per step,
@@ -82,15 +73,6 @@ class RNN(nn.Module):
         return f"D={self.input_size}, H={self.hidden_size}"
 
 
-@torch.no_grad()
-def _init_uniform_(params, hidden_size: int, generator: torch.Generator | None) -> None:
-    """torch.nn's recurrent init: each parameter from U(-1/sqrt(H), 1/sqrt(H)), drawn on the CPU
-    (so a CPU generator reproduces it on any device), then copied in place."""
-    k = 1.0 / math.sqrt(hidden_size)
-    for p in params:
-        p.copy_(torch.empty(p.shape, dtype=p.dtype).uniform_(-k, k, generator=generator))
-
-
 def to_torch_rnn_state_dict(Wx, Wh, b) -> dict[str, torch.Tensor]:
     """The state dict of a one-layer ``torch.nn.RNN`` computing the same function.
 
@@ -102,10 +84,10 @@ def to_torch_rnn_state_dict(Wx, Wh, b) -> dict[str, torch.Tensor]:
     bias_ih_l0 = b (H,) and bias_hh_l0 = zeros (H,): torch adds the two biases, so b sits in one.
     """
     Wx, Wh, b = (torch.as_tensor(a) for a in (Wx, Wh, b))
-    _check_shape(Wx, (None, None), "Wx", "DH")
+    check_shape(Wx, (None, None), "Wx", "DH")
     H = Wx.shape[1]
-    _check_shape(Wh, (H, H), "Wh", "HH")
-    _check_shape(b, (H,), "b", "H")
+    check_shape(Wh, (H, H), "Wh", "HH")
+    check_shape(b, (H,), "b", "H")
     return {"weight_ih_l0": Wx.T.clone(), "weight_hh_l0": Wh.T.clone(),
             "bias_ih_l0": b.clone(), "bias_hh_l0": torch.zeros_like(b)}
 
@@ -118,29 +100,5 @@ def from_torch_rnn_state_dict(sd: Mapping[str, torch.Tensor]) -> dict[str, torch
     Returns {'Wx': (D, H), 'Wh': (H, H), 'b': (H,)}, with b = bias_ih_l0 + bias_hh_l0;
     ``RNN.load_state_dict`` takes it as it is.
     """
-    W_ih, W_hh, b_ih, b_hh = _read_torch_weights(sd, "RNN", n_gates=1)
+    W_ih, W_hh, b_ih, b_hh = read_torch_weights(sd, "RNN", n_gates=1)
     return {"Wx": W_ih.T.clone(), "Wh": W_hh.T.clone(), "b": b_ih + b_hh}
-
-
-def _read_torch_weights(sd, module: str, n_gates: int):
-    """weight_ih_l0 (G*H, D), weight_hh_l0 (G*H, H), bias_ih_l0, bias_hh_l0 (G*H,), detached and checked."""
-    if isinstance(sd, nn.Module):
-        sd = sd.state_dict()
-    missing = [k for k in TORCH_KEYS if k not in sd]
-    if missing:
-        raise KeyError(f"not a one-layer torch.nn.{module} state dict: missing {missing} "
-                       f"(found {sorted(sd)}). Build the {module} with bias=True and "
-                       f"pass its state_dict().")
-    extra = sorted(k for k in sd if k not in TORCH_KEYS)
-    if extra:
-        raise ValueError(f"only one-layer, one-direction torch.nn.{module} weights convert; found "
-                         f"extra keys {extra}. Use num_layers=1, bidirectional=False, proj_size=0.")
-    W_ih, W_hh, b_ih, b_hh = (sd[k].detach() for k in TORCH_KEYS)
-    GH = "H" if n_gates == 1 else f"{n_gates}H"
-    _check_shape(W_hh, (None, None), "weight_hh_l0", [GH, "H"])
-    H = W_hh.shape[1]
-    _check_shape(W_hh, (n_gates * H, H), "weight_hh_l0", [GH, "H"])
-    _check_shape(W_ih, (n_gates * H, None), "weight_ih_l0", [GH, "D"])
-    _check_shape(b_ih, (n_gates * H,), "bias_ih_l0", [GH])
-    _check_shape(b_hh, (n_gates * H,), "bias_hh_l0", [GH])
-    return W_ih, W_hh, b_ih, b_hh

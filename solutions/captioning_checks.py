@@ -53,7 +53,10 @@ cache = _out[1]
 
 
 def attention_inputs(N, L, D, H, K, scale=1.0, dz=False):
-    """The hidden tests' draws: h, A, W_A, W_ha, b_a, w_a (w_a scaled: large scores), then dz."""
+    """The hidden tests' draws: h, A, W_A, W_ha, b_a, w_a (w_a scaled: large scores), then dz.
+
+    CS231n's letters, as in the notebook's test cells: L is R (regions) and D is C (channels).
+    """
     def make(rng):
         shapes = [(N, H), (N, L, D), (D, K), (H, K), (K,), (K,)]
         inputs = dict(zip(ATTENTION_ARGS, [rng.standard_normal(s) for s in shapes]))
@@ -86,7 +89,7 @@ def visible_backward_inputs(rng):
 
 
 def _torch_attention(h, A, W_A, W_ha, b_a, w_a):
-    e = torch.tanh(A @ W_A + (h @ W_ha + b_a)[:, None]) @ w_a  # (N, L)
+    e = torch.tanh(A @ W_A + (h @ W_ha + b_a)[:, None]) @ w_a  # (N, R)
     alpha = torch.softmax(e, dim=1)
     return (alpha[:, :, None] * A).sum(dim=1), alpha
 
@@ -461,6 +464,7 @@ result = {"trained params": params}
 
 
 def param_shapes(D, W, H, V, cell_type):
+    """CaptioningRNN's parameter shapes; CS231n's letters: D is F (image features), W is E (word vectors)."""
     m = 4 if cell_type == "lstm" else 1
     return {"W_proj": (D, H), "b_proj": (H,), "W_embed": (V, W), "Wx": (W, m * H), "Wh": (H, m * H),
             "b": (m * H,), "W_vocab": (H, V), "b_vocab": (V,)}
@@ -579,7 +583,7 @@ def judge_sample(inputs, got):
 
 
 def caption_check(seed, shape, cell_type, compared, what, max_length=None):
-    """A check of CaptioningRNN on the reference layers: seed, (N, T, D, W, H, V), compared outputs."""
+    """A check of CaptioningRNN on the reference layers: seed, (N, T, F, E, H, V), compared outputs."""
     judge = judge_sample if compared == ["ids"] else caption_judge(compared)
     return Check(f"compared = {compared!r}\n" + CAPTION_RUN, caption_inputs(seed, *shape, cell_type, max_length),
                  judge=judge, seed=seed, what=what)

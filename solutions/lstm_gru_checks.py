@@ -1,7 +1,8 @@
 """Grading checks of Assignment 3 ("lstm_gru"), judged in the grader's process (course_lib.grading.spec).
 
-Every reference is computed here, with autograd through torch.nn.LSTM / GRU / RNN in float64 whose
-weights come from course_lib's converters, never with the student's functions. The kernel only
+Every reference is computed here, with autograd through torch.nn.LSTM / GRU / RNN in float64 (run
+by course_lib's LSTM.fast_forward and GRU.fast_forward, whose weights go through course_lib's
+converters), never with the student's functions. The kernel only
 calls the student's functions on the inputs made here and sends back arrays. Hidden checks keep the
 shapes, seeds, special cases and tolerances of the former in-notebook hidden tests.
 """
@@ -13,26 +14,31 @@ import numpy as np
 import torch
 
 from course_lib.grading.spec import Check, compare
-from course_lib.gru import to_torch_gru_state_dict
-from course_lib.lstm import to_torch_lstm_state_dict
+from course_lib.gru import GRU
+from course_lib.lstm import GATES as LSTM_GATES
+from course_lib.lstm import LSTM
 from course_lib.rnn import to_torch_rnn_state_dict
 
 F64 = torch.float64
 
 
 # ---- torch references (float64, autograd) -----------------------------------------------------
+# course_lib's LSTM and GRU hold the weights in the NumPy layout; their fast_forward runs
+# torch.nn.LSTM / GRU through course_lib's converters, so the references are torch's own functions and
+# the weight gradients come back in the NumPy layout (dWx = Wx.grad) with no conversion written here.
 
-def torch_lstm(Wx, Wh, b) -> torch.nn.LSTM:
-    """torch.nn.LSTM computing the NumPy LSTM with gate blocks i, f, g, o (Wx (D, 4H), Wh (H, 4H), b (4H,))."""
-    m = torch.nn.LSTM(Wx.shape[0], Wh.shape[0], batch_first=True, dtype=F64)
-    m.load_state_dict(to_torch_lstm_state_dict(Wx, Wh, b))
+def lstm_module(Wx, Wh, b) -> LSTM:
+    """course_lib's LSTM in float64 holding Wx (D, 4H), Wh (H, 4H), b (4H,), gate blocks i, f, g, o."""
+    m = LSTM(Wx.shape[0], Wh.shape[0], dtype=F64)
+    m.load_state_dict({"Wx": torch.tensor(Wx), "Wh": torch.tensor(Wh), "b": torch.tensor(b)})
     return m
 
 
-def torch_gru(Wx, Wh, b_x, b_h) -> torch.nn.GRU:
-    """torch.nn.GRU computing the NumPy GRU with gate blocks r, z, n."""
-    m = torch.nn.GRU(Wx.shape[0], Wh.shape[0], batch_first=True, dtype=F64)
-    m.load_state_dict(to_torch_gru_state_dict(Wx, Wh, b_x, b_h))
+def gru_module(Wx, Wh, b_x, b_h) -> GRU:
+    """course_lib's GRU (torch's reset-after form) in float64, gate blocks r, z, n."""
+    m = GRU(Wx.shape[0], Wh.shape[0], dtype=F64)
+    m.load_state_dict({"Wx": torch.tensor(Wx), "Wh": torch.tensor(Wh), "b_x": torch.tensor(b_x),
+                       "b_h": torch.tensor(b_h)})
     return m
 
 
@@ -64,35 +70,35 @@ def arrays(*tensors) -> tuple:
     return tuple(t.detach().numpy().copy() for t in tensors)
 
 
-def weight_grads(m, two_biases: bool) -> list:
-    """dWx, dWh and db (or db_x, db_h) in the NumPy layout from a torch module's parameter gradients."""
-    grads = [m.weight_ih_l0.grad.T, m.weight_hh_l0.grad.T, m.bias_ih_l0.grad]
-    return grads + [m.bias_hh_l0.grad] if two_biases else grads
+def grads(m) -> list:
+    """The parameter gradients of a course_lib layer, in its order: dWx, dWh, db (or db_x, db_h)."""
+    return [p.grad for p in m.parameters()]
 
 
 @one_thread
-def lstm_step(x, prev_h, prev_c, Wx, Wh, b, **_):
-    """(next_h, next_c) of one LSTM step."""
+def lstm_step(x, h_prev, c_prev, Wx, Wh, b, **_):
+    """(h_next, c_next) of one LSTM step."""
     with torch.no_grad():
-        _, (h, c) = torch_lstm(Wx, Wh, b)(torch.tensor(x)[:, None], (torch.tensor(prev_h)[None], torch.tensor(prev_c)[None]))
-    return arrays(h[0], c[0])
+        _, (h, c) = lstm_module(Wx, Wh, b).fast_forward(torch.tensor(x)[:, None],
+                                                        (torch.tensor(h_prev), torch.tensor(c_prev)))
+    return arrays(h, c)
 
 
 @one_thread
-def lstm_step_grads(x, prev_h, prev_c, Wx, Wh, b, dnext_h, dnext_c):
-    """(dx, dprev_h, dprev_c, dWx, dWh, db) of one LSTM step, upstream (dnext_h, dnext_c)."""
-    xt, ht, ct = leaf(x), leaf(prev_h), leaf(prev_c)
-    m = torch_lstm(Wx, Wh, b)
-    _, (h, c) = m(xt[:, None], (ht[None], ct[None]))
-    torch.autograd.backward([h[0], c[0]], [torch.tensor(dnext_h), torch.tensor(dnext_c)])
-    return arrays(xt.grad, ht.grad, ct.grad, *weight_grads(m, False))
+def lstm_step_grads(x, h_prev, c_prev, Wx, Wh, b, dh_next, dc_next):
+    """(dx, dh_prev, dc_prev, dWx, dWh, db) of one LSTM step, upstream (dh_next, dc_next)."""
+    xt, ht, ct = leaf(x), leaf(h_prev), leaf(c_prev)
+    m = lstm_module(Wx, Wh, b)
+    _, (h, c) = m.fast_forward(xt[:, None], (ht, ct))
+    torch.autograd.backward([h, c], [torch.tensor(dh_next), torch.tensor(dc_next)])
+    return arrays(xt.grad, ht.grad, ct.grad, *grads(m))
 
 
 @one_thread
 def lstm_seq(x, h0, Wx, Wh, b, **_):
     """h (N, T, H) of an LSTM from h0 and c0 = 0."""
     with torch.no_grad():
-        h, _ = torch_lstm(Wx, Wh, b)(torch.tensor(x), (torch.tensor(h0)[None], torch.zeros(1, *h0.shape, dtype=F64)))
+        h, _ = lstm_module(Wx, Wh, b).fast_forward(torch.tensor(x), (torch.tensor(h0), torch.zeros(h0.shape, dtype=F64)))
     return arrays(h)[0]
 
 
@@ -100,35 +106,35 @@ def lstm_seq(x, h0, Wx, Wh, b, **_):
 def lstm_seq_grads(x, h0, Wx, Wh, b, dh):
     """(dx, dh0, dWx, dWh, db) of an LSTM from h0 and c0 = 0, upstream dh on every h_t."""
     xt, h0t = leaf(x), leaf(h0)
-    m = torch_lstm(Wx, Wh, b)
-    h, _ = m(xt, (h0t[None], torch.zeros(1, *h0.shape, dtype=F64)))
+    m = lstm_module(Wx, Wh, b)
+    h, _ = m.fast_forward(xt, (h0t, torch.zeros(h0.shape, dtype=F64)))
     h.backward(torch.tensor(dh))
-    return arrays(xt.grad, h0t.grad, *weight_grads(m, False))
+    return arrays(xt.grad, h0t.grad, *grads(m))
 
 
 @one_thread
-def gru_step(x, prev_h, Wx, Wh, b_x, b_h, **_):
-    """next_h of one GRU step (torch's form)."""
+def gru_step(x, h_prev, Wx, Wh, b_x, b_h, **_):
+    """h_next of one GRU step (torch's form)."""
     with torch.no_grad():
-        _, h = torch_gru(Wx, Wh, b_x, b_h)(torch.tensor(x)[:, None], torch.tensor(prev_h)[None])
-    return arrays(h[0])[0]
+        _, h = gru_module(Wx, Wh, b_x, b_h).fast_forward(torch.tensor(x)[:, None], torch.tensor(h_prev))
+    return arrays(h)[0]
 
 
 @one_thread
-def gru_step_grads(x, prev_h, Wx, Wh, b_x, b_h, dnext_h):
-    """(dx, dprev_h, dWx, dWh, db_x, db_h) of one GRU step."""
-    xt, ht = leaf(x), leaf(prev_h)
-    m = torch_gru(Wx, Wh, b_x, b_h)
-    _, h = m(xt[:, None], ht[None])
-    h[0].backward(torch.tensor(dnext_h))
-    return arrays(xt.grad, ht.grad, *weight_grads(m, True))
+def gru_step_grads(x, h_prev, Wx, Wh, b_x, b_h, dh_next):
+    """(dx, dh_prev, dWx, dWh, db_x, db_h) of one GRU step."""
+    xt, ht = leaf(x), leaf(h_prev)
+    m = gru_module(Wx, Wh, b_x, b_h)
+    _, h = m.fast_forward(xt[:, None], ht)
+    h.backward(torch.tensor(dh_next))
+    return arrays(xt.grad, ht.grad, *grads(m))
 
 
 @one_thread
 def gru_seq(x, h0, Wx, Wh, b_x, b_h, **_):
     """h (N, T, H) of a GRU from h0."""
     with torch.no_grad():
-        h, _ = torch_gru(Wx, Wh, b_x, b_h)(torch.tensor(x), torch.tensor(h0)[None])
+        h, _ = gru_module(Wx, Wh, b_x, b_h).fast_forward(torch.tensor(x), torch.tensor(h0))
     return arrays(h)[0]
 
 
@@ -136,22 +142,23 @@ def gru_seq(x, h0, Wx, Wh, b_x, b_h, **_):
 def gru_seq_grads(x, h0, Wx, Wh, b_x, b_h, dh):
     """(dx, dh0, dWx, dWh, db_x, db_h) of a GRU from h0, upstream dh on every h_t."""
     xt, h0t = leaf(x), leaf(h0)
-    m = torch_gru(Wx, Wh, b_x, b_h)
-    h, _ = m(xt, h0t[None])
+    m = gru_module(Wx, Wh, b_x, b_h)
+    h, _ = m.fast_forward(xt, h0t)
     h.backward(torch.tensor(dh))
-    return arrays(xt.grad, h0t.grad, *weight_grads(m, True))
+    return arrays(xt.grad, h0t.grad, *grads(m))
 
 
 @one_thread
 def cell_gradient(x, Wx, Wh, b):
     """(jacobian (N, H, H) = d c_T / d c_0 per example, product of the forget gates (N, H)), from h0 = c0 = 0."""
     N, H = x.shape[0], Wh.shape[0]
-    m, xt, h0 = torch_lstm(Wx, Wh, b), torch.tensor(x), torch.zeros(1, N, H, dtype=F64)
-    J = torch.autograd.functional.jacobian(lambda c0: m(xt, (h0, c0[None]))[1][1][0], torch.zeros(N, H, dtype=F64))
+    m, xt, h0 = lstm_module(Wx, Wh, b), torch.tensor(x), torch.zeros(N, H, dtype=F64)
+    J = torch.autograd.functional.jacobian(lambda c0: m.fast_forward(xt, (h0, c0))[1][1], torch.zeros(N, H, dtype=F64))
     with torch.no_grad():
-        hs, _ = m(xt, (h0, torch.zeros(1, N, H, dtype=F64)))
-    h_prev = torch.cat([h0[0][:, None], hs[:, :-1]], dim=1)  # (N, T, H): h_(t-1)
-    fb = slice(H, 2 * H)  # the forget block
+        hs, _ = m.fast_forward(xt, (h0, torch.zeros(N, H, dtype=F64)))
+    h_prev = torch.cat([h0[:, None], hs[:, :-1]], dim=1)  # (N, T, H): h_(t-1)
+    k = LSTM_GATES.index("f")
+    fb = slice(k * H, (k + 1) * H)  # the forget block
     f = torch.sigmoid(xt @ torch.tensor(Wx[:, fb]) + h_prev @ torch.tensor(Wh[:, fb]) + torch.tensor(b[fb]))
     return arrays(torch.stack([J[n, :, n, :] for n in range(N)]), f.prod(dim=1))
 
@@ -160,19 +167,18 @@ def cell_gradient(x, Wx, Wh, b):
 def norms_vs_lag(x, lstm_Wx, lstm_Wh, lstm_b, rnn_Wx, rnn_Wh, rnn_b):
     """(lstm_norms, rnn_norms): ||dL/dx[:, T-1-k]|| for L = sum(h_T), both models from a zero state."""
     norms = []
-    for m, n_states in [(torch_lstm(lstm_Wx, lstm_Wh, lstm_b), 2), (torch_rnn(rnn_Wx, rnn_Wh, rnn_b), 1)]:
+    for run in [lstm_module(lstm_Wx, lstm_Wh, lstm_b).fast_forward, torch_rnn(rnn_Wx, rnn_Wh, rnn_b)]:
         xt = leaf(x)
-        zeros = torch.zeros(1, x.shape[0], m.hidden_size, dtype=F64)
-        m(xt, (zeros, zeros) if n_states == 2 else zeros)[0][:, -1].sum().backward()
+        run(xt)[0][:, -1].sum().backward()  # no state given: zeros
         norms.append(torch.linalg.vector_norm(xt.grad.flip(1), dim=(0, 2)))
     return arrays(*norms)
 
 
 # ---- the graded functions: arguments, outputs, reference, shapes of the inputs ----------------
 
-LSTM_STEP = ["x", "prev_h", "prev_c", "Wx", "Wh", "b"]
+LSTM_STEP = ["x", "h_prev", "c_prev", "Wx", "Wh", "b"]
 LSTM_SEQ = ["x", "h0", "Wx", "Wh", "b"]
-GRU_STEP = ["x", "prev_h", "Wx", "Wh", "b_x", "b_h"]
+GRU_STEP = ["x", "h_prev", "Wx", "Wh", "b_x", "b_h"]
 GRU_SEQ = ["x", "h0", "Wx", "Wh", "b_x", "b_h"]
 NORMS_ARGS = ["x", "lstm_Wx", "lstm_Wh", "lstm_b", "rnn_Wx", "rnn_Wh", "rnn_b"]
 # gradient_norms_vs_lag takes its parameters as tuples: the kernel calls it through this wrapper,
@@ -182,7 +188,7 @@ NORMS_WRAPPER = ("def _gradient_norms_vs_lag(x, lstm_Wx, lstm_Wh, lstm_b, rnn_Wx
 
 
 def lstm_step_shapes(N, D, H):
-    return {"x": (N, D), "prev_h": (N, H), "prev_c": (N, H), "Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,)}
+    return {"x": (N, D), "h_prev": (N, H), "c_prev": (N, H), "Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,)}
 
 
 def lstm_seq_shapes(N, T, D, H):
@@ -190,7 +196,7 @@ def lstm_seq_shapes(N, T, D, H):
 
 
 def gru_step_shapes(N, D, H):
-    return {"x": (N, D), "prev_h": (N, H), "Wx": (D, 3 * H), "Wh": (H, 3 * H), "b_x": (3 * H,), "b_h": (3 * H,)}
+    return {"x": (N, D), "h_prev": (N, H), "Wx": (D, 3 * H), "Wh": (H, 3 * H), "b_x": (3 * H,), "b_h": (3 * H,)}
 
 
 def gru_seq_shapes(N, T, D, H):
@@ -204,21 +210,21 @@ class Graded(NamedTuple):
 
 
 FUNCTIONS = {
-    "lstm_step_forward": Graded(dict(args=LSTM_STEP, outputs=["next_h", "next_c", None]), lstm_step, lstm_step_shapes),
+    "lstm_step_forward": Graded(dict(args=LSTM_STEP, outputs=["h_next", "c_next", None]), lstm_step, lstm_step_shapes),
     "lstm_step_backward": Graded(
-        dict(args=["dnext_h", "dnext_c", "cache"], outputs=["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"],
-             before="_, _, cache = lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)"),
-        lstm_step_grads, lambda N, D, H: lstm_step_shapes(N, D, H) | {"dnext_h": (N, H), "dnext_c": (N, H)}),
+        dict(args=["dh_next", "dc_next", "cache"], outputs=["dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"],
+             before="_, _, cache = lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)"),
+        lstm_step_grads, lambda N, D, H: lstm_step_shapes(N, D, H) | {"dh_next": (N, H), "dc_next": (N, H)}),
     "lstm_forward": Graded(dict(args=LSTM_SEQ, outputs=["h", None]), lstm_seq, lstm_seq_shapes),
     "lstm_backward": Graded(
         dict(args=["dh", "cache"], outputs=["dx", "dh0", "dWx", "dWh", "db"],
              before="_, cache = lstm_forward(x, h0, Wx, Wh, b)"),
         lstm_seq_grads, lambda N, T, D, H: lstm_seq_shapes(N, T, D, H) | {"dh": (N, T, H)}),
-    "gru_step_forward": Graded(dict(args=GRU_STEP, outputs=["next_h", None]), gru_step, gru_step_shapes),
+    "gru_step_forward": Graded(dict(args=GRU_STEP, outputs=["h_next", None]), gru_step, gru_step_shapes),
     "gru_step_backward": Graded(
-        dict(args=["dnext_h", "cache"], outputs=["dx", "dprev_h", "dWx", "dWh", "db_x", "db_h"],
-             before="_, cache = gru_step_forward(x, prev_h, Wx, Wh, b_x, b_h)"),
-        gru_step_grads, lambda N, D, H: gru_step_shapes(N, D, H) | {"dnext_h": (N, H)}),
+        dict(args=["dh_next", "cache"], outputs=["dx", "dh_prev", "dWx", "dWh", "db_x", "db_h"],
+             before="_, cache = gru_step_forward(x, h_prev, Wx, Wh, b_x, b_h)"),
+        gru_step_grads, lambda N, D, H: gru_step_shapes(N, D, H) | {"dh_next": (N, H)}),
     "gru_forward": Graded(dict(args=GRU_SEQ, outputs=["h", None]), gru_seq, gru_seq_shapes),
     "gru_backward": Graded(
         dict(args=["dh", "cache"], outputs=["dx", "dh0", "dWx", "dWh", "db_x", "db_h"],
@@ -302,7 +308,7 @@ def linspace(**spec):
 def gate_probe(biases, expected: dict, what: str) -> Check:
     """lstm_step_forward with gate blocks (i, f, g, o) of b set to ``biases``, to saturate one gate at
     a time (in float64 sigmoid(40) rounds to 1, sigmoid(-40) is 4e-18); ``expected``: output name ->
-    f(x, prev_h, prev_c, a) with a = x Wx + prev_h Wh, the pre-activations without the bias."""
+    f(x, h_prev, c_prev, a) with a = x Wx + h_prev Wh, the pre-activations without the bias."""
     N, D, H = 3, 4, 5
 
     def inputs(rng):
@@ -310,12 +316,12 @@ def gate_probe(biases, expected: dict, what: str) -> Check:
         drawn = normal(shapes, {"Wx": 0.3, "Wh": 0.3})(rng)
         return drawn | {"b": np.concatenate([np.full(H, float(v)) for v in biases])}
 
-    def reference(x, prev_h, prev_c, Wx, Wh, b):
-        a = x @ Wx + prev_h @ Wh
-        want = tuple(expected[o](x, prev_h, prev_c, a) for o in ["next_h", "next_c"] if o in expected)
+    def reference(x, h_prev, c_prev, Wx, Wh, b):
+        a = x @ Wx + h_prev @ Wh
+        want = tuple(expected[o](x, h_prev, c_prev, a) for o in ["h_next", "c_next"] if o in expected)
         return want if len(want) > 1 else want[0]
 
-    outputs = [o if o in expected else None for o in ["next_h", "next_c", "cache"]]
+    outputs = [o if o in expected else None for o in ["h_next", "c_next", "cache"]]
     return Check.of("lstm_step_forward", LSTM_STEP, outputs, reference, inputs=inputs, seed=7, tol=1e-9,
                     unchanged=False, what=f"lstm_step_forward, gate order: {what}")
 
@@ -327,15 +333,15 @@ def g_block(a):
 
 
 GATE_ORDER = [
-    gate_probe((-40, 40, 0, 40), {"next_h": lambda x, h, c, a: np.tanh(c), "next_c": lambda x, h, c, a: c},
-               "next_c when only the forget block (H:2H) of b is large, the input block (0:H) very negative "
-               "(the cell must be kept), and next_h when the output block (3H:4H) is large (o = 1, so "
-               "next_h = tanh(next_c))"),
-    gate_probe((40, -40, 0.5, 40), {"next_c": lambda x, h, c, a: np.tanh(g_block(a) + 0.5)},
-               "next_c when the input block (0:H) of b is large and the forget block (H:2H) very negative "
+    gate_probe((-40, 40, 0, 40), {"h_next": lambda x, h, c, a: np.tanh(c), "c_next": lambda x, h, c, a: c},
+               "c_next when only the forget block (H:2H) of b is large, the input block (0:H) very negative "
+               "(the cell must be kept), and h_next when the output block (3H:4H) is large (o = 1, so "
+               "h_next = tanh(c_next))"),
+    gate_probe((40, -40, 0.5, 40), {"c_next": lambda x, h, c, a: np.tanh(g_block(a) + 0.5)},
+               "c_next when the input block (0:H) of b is large and the forget block (H:2H) very negative "
                "(the cell must be g = tanh(a[:, 2H:3H]))"),
-    gate_probe((0, 0, 0, -40), {"next_h": lambda x, h, c, a: np.zeros_like(h)},
-               "next_h when the output block (3H:4H) of b is very negative (o = 0)"),
+    gate_probe((0, 0, 0, -40), {"h_next": lambda x, h, c, a: np.zeros_like(h)},
+               "h_next when the output block (3H:4H) of b is very negative (o = 0)"),
 ]
 
 # The visible tests' inputs, as in the notebook.
@@ -343,7 +349,7 @@ STEP_BACKWARD_SCALES = {"Wx": 0.5, "Wh": 0.5, "b": 0.5, "b_x": 0.5, "b_h": 0.5}
 
 LSTM_CHECKS = {
     "test_lstm_step_forward": [visible("lstm_step_forward", linspace(
-        x=(-0.4, 1.2, (3, 4)), prev_h=(-0.3, 0.7, (3, 5)), prev_c=(-0.4, 0.9, (3, 5)),
+        x=(-0.4, 1.2, (3, 4)), h_prev=(-0.3, 0.7, (3, 5)), c_prev=(-0.4, 0.9, (3, 5)),
         Wx=(-2.1, 1.3, (4, 20)), Wh=(-0.7, 2.2, (5, 20)), b=(0.3, -0.7, (20,))), 1e-8, "on the visible test's input")],
     "test_lstm_step_forward_hidden": hidden_cases("lstm_step_forward",
                                                   [(1, (1, 1, 1)), (2, (5, 7, 3)), (3, (2, 3, 8)), (4, (4, 6, 6))]),
@@ -370,17 +376,17 @@ LSTM_CHECKS = {
 
 def gru_probe(r, z, n, expected, what: str) -> Check:
     """gru_step_forward with b_h chosen so that the (r, z, n) blocks of b_x + b_h are (r, z, ...) and
-    b_h's n block is ``n``; ``expected(x, prev_h, Wx, Wh, b_x)`` is next_h."""
+    b_h's n block is ``n``; ``expected(x, h_prev, Wx, Wh, b_x)`` is h_next."""
     N, D, H = 3, 4, 5
 
     def inputs(rng):
-        drawn = normal({"x": (N, D), "prev_h": (N, H), "Wx": (D, 3 * H), "Wh": (H, 3 * H), "b_x": (3 * H,)},
+        drawn = normal({"x": (N, D), "h_prev": (N, H), "Wx": (D, 3 * H), "Wh": (H, 3 * H), "b_x": (3 * H,)},
                        {"Wx": 0.3, "Wh": 0.3, "b_x": 0.5})(rng)
         blocks = np.concatenate([np.full(H, float(v)) for v in (r, z, n)])
         return drawn | {"b_h": blocks - np.concatenate([drawn["b_x"][:2 * H], np.zeros(H)])}
 
-    return Check.of("gru_step_forward", GRU_STEP, ["next_h", None],
-                    lambda x, prev_h, Wx, Wh, b_x, b_h: expected(x, prev_h, Wx, Wh, b_x),
+    return Check.of("gru_step_forward", GRU_STEP, ["h_next", None],
+                    lambda x, h_prev, Wx, Wh, b_x, b_h: expected(x, h_prev, Wx, Wh, b_x),
                     inputs=inputs, seed=45, tol=1e-9, unchanged=False, what=f"gru_step_forward, gate order: {what}")
 
 
@@ -396,17 +402,17 @@ def n_input(x, Wx, b_x):
 
 GRU_GATE_ORDER = [
     gru_probe(0, 40, 0.7, lambda x, h, Wx, Wh, b_x: h,
-              "next_h when the update block (H:2H) of the biases is large (z = 1: the state must be kept)"),
+              "h_next when the update block (H:2H) of the biases is large (z = 1: the state must be kept)"),
     gru_probe(-40, -40, 0.7, lambda x, h, Wx, Wh, b_x: np.tanh(n_input(x, Wx, b_x)),
-              "next_h when the reset block (0:H) and the update block (H:2H) are very negative (r = 0, z = 0: "
-              "next_h = tanh(x Wx_n + b_x_n); b_h_n is inside r)"),
+              "h_next when the reset block (0:H) and the update block (H:2H) are very negative (r = 0, z = 0: "
+              "h_next = tanh(x Wx_n + b_x_n); b_h_n is inside r)"),
     gru_probe(40, -40, 0.7, lambda x, h, Wx, Wh, b_x: np.tanh(n_input(x, Wx, b_x) + h @ n_block(Wh) + 0.7),
-              "next_h when the reset block (0:H) is large and the update block (H:2H) very negative (r = 1, z = 0)"),
+              "h_next when the reset block (0:H) is large and the update block (H:2H) very negative (r = 1, z = 0)"),
 ]
 
 GRU_CHECKS = {
     "test_gru_step_forward": [visible("gru_step_forward", linspace(
-        x=(-0.4, 1.2, (3, 4)), prev_h=(-0.3, 0.7, (3, 5)), Wx=(-1.5, 1.3, (4, 15)), Wh=(-0.9, 1.7, (5, 15)),
+        x=(-0.4, 1.2, (3, 4)), h_prev=(-0.3, 0.7, (3, 5)), Wx=(-1.5, 1.3, (4, 15)), Wh=(-0.9, 1.7, (5, 15)),
         b_x=(0.3, -0.6, (15,)), b_h=(-0.4, 0.5, (15,))), 1e-8, "on the visible test's input")],
     "test_gru_step_forward_hidden": hidden_cases("gru_step_forward", [(41, (1, 1, 1)), (42, (5, 7, 3)),
                                                                       (43, (2, 3, 8)), (44, (4, 6, 6))])

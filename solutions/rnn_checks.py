@@ -94,12 +94,12 @@ def gradients(forward, upstream, *arrays):
     return tuple(leaf.grad.numpy() for leaf in leaves)
 
 
-def step_forward_ref(x, prev_h, Wx, Wh, b):
-    return as_np(torch.tanh(t(x) @ t(Wx) + t(prev_h) @ t(Wh) + t(b)))
+def step_forward_ref(x, h_prev, Wx, Wh, b):
+    return as_np(torch.tanh(t(x) @ t(Wx) + t(h_prev) @ t(Wh) + t(b)))
 
 
-def step_backward_ref(x, prev_h, Wx, Wh, b, dnext_h):
-    return gradients(lambda x, h, Wx, Wh, b: torch.tanh(x @ Wx + h @ Wh + b), dnext_h, x, prev_h, Wx, Wh, b)
+def step_backward_ref(x, h_prev, Wx, Wh, b, dh_next):
+    return gradients(lambda x, h, Wx, Wh, b: torch.tanh(x @ Wx + h @ Wh + b), dh_next, x, h_prev, Wx, Wh, b)
 
 
 def forward_ref(x, h0, Wx, Wh, b):
@@ -136,7 +136,7 @@ def softmax_loss_ref(x, y, mask):
 
 
 def char_loss_ref(W_embed, Wx, Wh, b, W_vocab, b_vocab, x_ids, y_ids, h_prev):
-    """loss, grads (a dict) and h_last of the character model, every position counted."""
+    """loss, grads (a dict) and h_T of the character model, every position counted."""
     p = {k: t(v, grad=True) for k, v in zip(PARAMS, (W_embed, Wx, Wh, b, W_vocab, b_vocab))}
     e = p["W_embed"][torch.tensor(np.asarray(x_ids)).long()]
     hs = rnn_states(e, t(h_prev), p["Wx"], p["Wh"], p["b"])
@@ -257,24 +257,24 @@ def loss_per_char(params: dict, text: str) -> float:
 
 # ---- Parts 1-4: the vanilla RNN -----------------------------------------------------------------
 
-STEP = ["x", "prev_h", "Wx", "Wh", "b"]
+STEP = ["x", "h_prev", "Wx", "Wh", "b"]
 SEQ = ["x", "h0", "Wx", "Wh", "b"]
 
 
 def step_forward_case(seed, sizes, what):
     N, D, H = sizes
-    return of("rnn_step_forward", STEP, ["next_h", None], step_forward_ref, unchanged=STEP, seed=seed,
-              inputs=normal(x=(N, D), prev_h=(N, H), Wx=(D, H), Wh=(H, H), b=(H,)), tol=1e-10, what=what)
+    return of("rnn_step_forward", STEP, ["h_next", None], step_forward_ref, unchanged=STEP, seed=seed,
+              inputs=normal(x=(N, D), h_prev=(N, H), Wx=(D, H), Wh=(H, H), b=(H,)), tol=1e-10, what=what)
 
 
 def step_backward_check(inputs, **kw):
-    return of("rnn_step_backward", ["dnext_h", "cache"], ["dx", "dprev_h", "dWx", "dWh", "db"],
-              step_backward_ref, before="_, cache = rnn_step_forward(x, prev_h, Wx, Wh, b)", inputs=inputs, **kw)
+    return of("rnn_step_backward", ["dh_next", "cache"], ["dx", "dh_prev", "dWx", "dWh", "db"],
+              step_backward_ref, before="_, cache = rnn_step_forward(x, h_prev, Wx, Wh, b)", inputs=inputs, **kw)
 
 
 def step_backward_case(seed, sizes, what):
     N, D, H = sizes
-    return step_backward_check(normal(x=(N, D), prev_h=(N, H), Wx=(D, H), Wh=(H, H), b=(H,), dnext_h=(N, H)),
+    return step_backward_check(normal(x=(N, D), h_prev=(N, H), Wx=(D, H), Wh=(H, H), b=(H,), dh_next=(N, H)),
                                seed=seed, tol=1e-10, what=what)
 
 
@@ -383,7 +383,7 @@ def char_ref(W_embed, Wx, Wh, b, W_vocab, b_vocab, x_ids, y_ids, h_prev, **_):
 
 
 def char_check(inputs, unchanged=(), before="", reference=char_ref, **kw):
-    return of("char_rnn_loss", ["params", "x_ids", "y_ids", "h_prev"], ["loss", "grads", "h_last"], reference,
+    return of("char_rnn_loss", ["params", "x_ids", "y_ids", "h_prev"], ["loss", "grads", "h_T"], reference,
               before=PARAMS_DICT + ("\n" + before if before else ""), inputs=inputs, unchanged=unchanged, **kw)
 
 
@@ -416,7 +416,7 @@ def second_chunk(rng):
 
 
 def second_chunk_ref(h0, x_first, y_first, **given):
-    """Chunk 2 from the reference state after chunk 1 (the kernel's h_last of chunk 1 is not trusted)."""
+    """Chunk 2 from the reference state after chunk 1 (the kernel's h_T of chunk 1 is not trusted)."""
     h1 = char_loss_ref(**params_of(given), x_ids=x_first, y_ids=y_first, h_prev=h0)[2]
     return char_loss_ref(**params_of(given), x_ids=given["x_ids"], y_ids=given["y_ids"], h_prev=h1)
 
@@ -445,11 +445,11 @@ _h, _pos = _np.zeros((_N, _H)), 0
 for _step in range(1, 301):
     if _pos + _T > _L:
         _pos, _h = 0, _np.zeros((_N, _H))
-    _, _grads, _h_last = char_rnn_loss({{_k: _v.copy() for _k, _v in _params.items()}},
+    _, _grads, _h_T = char_rnn_loss({{_k: _v.copy() for _k, _v in _params.items()}},
                                        xs[:, _pos:_pos + _T].copy(), ys[:, _pos:_pos + _T].copy(), _h.copy())
-    _h = _np.array(_h_last, dtype=_np.float64)
+    _h = _np.array(_h_T, dtype=_np.float64)
     if _h.shape != (_N, _H):
-        raise ValueError(f"h_last has shape {{_h.shape}}, expected {{(_N, _H)}}")
+        raise ValueError(f"h_T has shape {{_h.shape}}, expected {{(_N, _H)}}")
     _pos += _T
     for _k in _params:
         _g = _np.clip(_np.array(_grads[_k], dtype=_np.float64), -5.0, 5.0)
@@ -546,16 +546,16 @@ def visible_seeds_check() -> Check:
 
 CHECKS = {
     "test_rnn_step_forward": [
-        of("rnn_step_forward", STEP, ["next_h", None], step_forward_ref, tol=1e-8, hidden=False,
-           inputs=fixed(x=lin(-0.4, 0.7, 3, 10), prev_h=lin(-0.2, 0.5, 3, 4), Wx=lin(-0.1, 0.9, 10, 4),
+        of("rnn_step_forward", STEP, ["h_next", None], step_forward_ref, tol=1e-8, hidden=False,
+           inputs=fixed(x=lin(-0.4, 0.7, 3, 10), h_prev=lin(-0.2, 0.5, 3, 4), Wx=lin(-0.1, 0.9, 10, 4),
                         Wh=lin(-0.3, 0.7, 4, 4), b=lin(-0.2, 0.4, 4)),
            what="rnn_step_forward on the visible test's input")],
     "test_rnn_step_forward_hidden": hidden_cases(
         step_forward_case, [(1, (1, 1, 1)), (2, (5, 7, 3)), (3, (2, 3, 8)), (4, (4, 6, 6))], "rnn_step_forward"),
 
     "test_rnn_step_backward": [
-        step_backward_check(normal(x=(4, 5), prev_h=(4, 6), Wx=(5, 6), Wh=(6, 6), b=(6,), dnext_h=(4, 6)),
-                            unchanged=["dnext_h"], seed=231, tol=1e-7, hidden=False,
+        step_backward_check(normal(x=(4, 5), h_prev=(4, 6), Wx=(5, 6), Wh=(6, 6), b=(6,), dh_next=(4, 6)),
+                            unchanged=["dh_next"], seed=231, tol=1e-7, hidden=False,
                             what="rnn_step_backward on the visible test's input")],
     "test_rnn_step_backward_hidden": hidden_cases(
         step_backward_case, [(11, (1, 1, 1)), (12, (5, 7, 3)), (13, (2, 3, 8)), (14, (3, 4, 4))],
@@ -640,7 +640,7 @@ CHECKS = {
                    what="char_rnn_loss on the first of two chunks"),
         char_check(second_chunk, before="_, _, h_prev = char_rnn_loss(params, x_first, y_first, h0)",
                    reference=second_chunk_ref, unchanged=["params"], seed=94, tol=1e-10,
-                   what="char_rnn_loss on the second chunk, from the h_last of the first")],
+                   what="char_rnn_loss on the second chunk, from the h_T of the first")],
 
     "test_sample": [
         greedy_check(fixed(**VISIBLE_SAMPLE, start=1), 12, unchanged=False, hidden=False,

@@ -24,19 +24,12 @@ def venv_on_path():
     os.environ["PATH"] = old
 
 
-@pytest.fixture(scope="session")
-def tiny_course(root, tmp_path_factory, venv_on_path):
-    from tiny_course import make_tiny_course
-
-    return make_tiny_course(root, tmp_path_factory.mktemp("tinycourse"))
-
-
 BOOK_TESTS = "test_book.py"
 _book = {}
 
 
 def start_book_build(root: Path) -> None:
-    """Start `jupyter-book build` in the background; tests/test_book.py waits for it.
+    """Start `jupyter-book build` in the background; tests/test_book.py waits for it (``book_build``).
 
     The build executes every page (most of it one CPU thread of training), so on a two-core
     machine it runs beside the rest of the suite instead of before it."""
@@ -50,8 +43,11 @@ def start_book_build(root: Path) -> None:
                                           "COURSE_CPU_THREADS": "1"})  # see course_lib.device.set_cpu_threads
 
 
-def book_build_result() -> tuple[int, str]:
-    """Wait for the background build; (exit status, the end of its output)."""
+@pytest.fixture(scope="session")
+def book_build(root) -> tuple[int, str]:
+    """The background build's (exit status, end of its output), once it has finished; started now
+    if collection did not start it (tests/test_book.py checks the vendored assets first)."""
+    start_book_build(root)
     proc, log = _book["proc"], _book["log"]
     proc.wait()
     log.seek(0)
@@ -73,3 +69,15 @@ def pytest_sessionfinish(session, exitstatus):
     if proc is not None and proc.poll() is None:  # e.g. the run was interrupted
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def one_thread():
+    """Small tensors, many steps: one CPU thread is faster than several contending for the cores.
+
+    torch is imported here, not at the top, so that test runs without torch-using tests stay light."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

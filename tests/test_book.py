@@ -41,13 +41,11 @@ def page_loads(html: Path):
 
 
 @pytest.fixture(scope="module")
-def built(root):
-    from conftest import book_build_result, start_book_build
-
+def built(root, request):
     if not (root / "_build" / "_vendor" / ".done").exists():
         pytest.fail("the vendored browser assets are missing: run `make vendor` (make test does)")
-    start_book_build(root)  # started at collection already, unless the assets appeared since
-    returncode, output = book_build_result()
+    # started at collection already (conftest.py), unless the assets appeared since
+    returncode, output = request.getfixturevalue("book_build")
     assert returncode == 0, f"strict book build failed:\n{output}"
     return root / "_build" / "html"
 

@@ -2,6 +2,8 @@
 
 batch        the batch: scratch course, parallel workers, resume, CSV and table
 worker       one student in a process of its own
+workdir      the scratch course both share: nbgrader's API on it, its checks, its result files
+procs        process hygiene: die with the parent, reap and kill what a kernel left behind
 sandbox      the kernel that runs submissions: limits and an audit hook
 tamper       a static scan of the student's code for attacks on the grading
 spec         declarative checks and what crosses the kernel boundary (data only)
@@ -14,7 +16,7 @@ import importlib
 
 # Loaded on first use: the sandbox kernel and the probe run inside this package, and importing
 # nbgrader (through batch) costs seconds of every graded notebook's time for nothing.
-_EXPORTS = {"Result": "batch", "grade": "batch", "make_api": "batch", "table": "batch", "write_csv": "batch",
+_EXPORTS = {"Result": "batch", "grade": "batch", "make_api": "workdir", "table": "batch", "write_csv": "batch",
             "fill_answers": "submissions", "make_demo_submissions": "submissions",
             "read_notebook": "submissions", "reference_answers": "submissions",
             "source_notebooks": "submissions"}

@@ -6,6 +6,8 @@ feedback/, results/<student>.json (one per finished student), grades.csv and log
 Running again resumes: a student whose result is on disk for the same notebooks is not graded
 again unless ``force``. Each student is graded by ``course_lib.grading.worker`` in a process of
 its own, so a crash, a kill or a runaway notebook costs that student's grade and nobody else's.
+nbgrader's API on the work directory and its result files come from ``workdir``, which the worker
+shares; the worker imports nothing from here.
 """
 import csv
 import fcntl
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from course_lib.grading import feedback
 from course_lib.grading.submissions import Submission, collect, copy_in, safe_student_id, source_notebooks
-from course_lib.grading.worker import digest, write_json
+from course_lib.grading.workdir import checks_path, digest, make_api, write_json
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = {"cell_timeout": 120, "notebook_timeout": 600, "memory_mb": 4096, "file_mb": 64,
@@ -74,43 +76,6 @@ def exclusive(workdir: Path):
         _HELD.discard(workdir)
         handle.truncate(0)
         handle.close()
-
-
-def make_api(workdir: Path, cell_timeout: int | None = None, db_url: str | None = None,
-             assignment: str | None = None, notes_file: Path | None = None):
-    """nbgrader's API on the course in workdir, configured by its nbgrader_config.py.
-
-    With ``assignment``, autograding scores every test cell from the grader's verdicts on the
-    checks in ``solutions/<assignment>_checks.py`` (see judged.py), not from the cell's outcome."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern
-    from traitlets.config.loader import PyFileConfigLoader
-
-    from course_lib.grading.judged import BoundOutputs, JudgedExecute, SaveVerdicts
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
-    config.NbGraderAPI.log_level = "WARN"
-    config.Exchange.root = str(workdir / "exchange")
-    if cell_timeout:
-        config.Execute.timeout = cell_timeout
-    config.Execute.shutdown_kernel = "immediate"  # a graceful shutdown waits seconds for nothing
-    if db_url:
-        config.CourseDirectory.db_url = db_url
-    if assignment:
-        config.Autograde.autograde_preprocessors = [
-            JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, BoundOutputs, SaveVerdicts,
-            AssignLatePenalties, CheckCellMetadata]
-        config.JudgedExecute.checks_file = str(checks_path(workdir, assignment))
-        config.JudgedExecute.notes_file = config.BoundOutputs.notes_file = str(notes_file or "")
-    (workdir / "exchange").mkdir(exist_ok=True)
-    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-
-
-def checks_path(course: Path, assignment: str) -> Path:
-    """The assignment's declarative checks: beside its source folder, so nbgrader never releases it."""
-    return course / "solutions" / f"{assignment}_checks.py"
 
 
 def write_kernelspec(workdir: Path) -> None:

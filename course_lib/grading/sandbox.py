@@ -4,13 +4,18 @@
 
 Before ipykernel starts, with settings from the JSON in $COURSE_SANDBOX (written by the grader):
 - resource limits: address space (memory), largest file written, CPU seconds;
-- an audit hook (``sys.addaudithook``: Python code cannot remove it) that refuses
-  reading the protected paths (solutions, gradebook, other students' work), writing outside the
-  submission's folder and the kernel's scratch folder, starting processes, signalling processes,
-  loading native libraries from outside the Python installation, and opening network sockets;
+- an audit hook (``sys.addaudithook``: Python code cannot remove it) whose ``Policy`` refuses
+  reading under ``deny_read`` (the course checkout with solutions/ and the gradebook, the grading
+  work directory with other students' work, the submissions folder) except under ``allow`` and
+  ``allow_read`` (the Python installation and course_lib); writing, removing or renaming anything
+  outside ``allow`` (the submission's autograded folder and its scratch folder) and /dev/null;
+  starting or signalling processes; loading native libraries from outside ``allow_read``; and the
+  network (connect, bind, sendto, name lookups);
 - stdout and stderr capped per stream, so a flood of output is cut, not carried to the grader.
 Every refusal raises PermissionError in the student's code and is appended as one JSON line to
 the log file named in the settings, so the grader can say in the feedback what was refused.
+The settings come from ``course_lib.grading.worker.sandbox_env``; the kernelspec that starts this
+module is written by ``course_lib.grading.batch.write_kernelspec``.
 """
 import json
 import os

@@ -219,6 +219,9 @@ def compare(got, want, tol: float, name: str = "the result") -> str | None:
     got, want = got.astype(np.float64), want.astype(np.float64)
     if not np.isfinite(got).all():
         return f"{name} contains NaN or inf"
+    if not np.isfinite(want).all():  # inf * tol would accept anything: refuse instead
+        return f"the reference for {name} contains NaN or inf, so no answer can match it: tell the instructor"
+    # Absolute below 1, relative above: the scale is 1 + the largest |expected| value of the array.
     err = float(np.abs(got - want).max())
     scale = 1.0 + float(np.abs(want).max())
     if not err <= tol * scale:

@@ -6,7 +6,6 @@ cell scored by the grader's verdicts (judged.py); notes what the static scan fou
 score at 0 only for what is clearly an attack on the grading; writes WORKDIR/results/<student>.json last, atomically, so a
 result on disk always means a finished grade. Whatever the kernel started is killed at the end.
 """
-import hashlib
 import json
 import os
 import sys
@@ -18,18 +17,7 @@ import nbformat
 from course_lib.grading import feedback, tamper
 from course_lib.grading.procs import PR_SET_CHILD_SUBREAPER, kill_descendants, prctl, tie_to_parent
 from course_lib.grading.submissions import read_notebook
-
-def digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.glob("*.ipynb")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+from course_lib.grading.workdir import digest, make_api, write_json
 
 
 def sandbox_env(workdir: Path, assignment: str, student: str, settings: dict) -> Path:
@@ -88,8 +76,6 @@ def failure_reason(log: str, cell_timeout: int) -> str:
 
 
 def grade_one(workdir: Path, assignment: str, student: str) -> dict:
-    from course_lib.grading.batch import make_api
-
     settings = json.loads((workdir / "settings.json").read_text())
     log = sandbox_env(workdir, assignment, student, settings)
     submitted = workdir / "submitted" / student / assignment

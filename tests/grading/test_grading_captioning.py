@@ -19,7 +19,7 @@ import pytest
 import roundtrip
 from course_lib import grading
 from course_lib.grading import judged
-from course_lib.grading.batch import checks_path
+from course_lib.grading.workdir import checks_path
 from course_lib.grading.spec import load_checks
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ NB = "captioning.ipynb"
 LOSS_CELLS = ["test_captioning_loss_hidden", "test_captioning_grads_hidden", "test_captioning_lstm_hidden",
               "test_overfit_hidden"]
 WRONG_LAYERS = [  # (reference code, wrong code) in the cell earlier_layers
-    ("next_h = np.tanh(x @ Wx + prev_h @ Wh + b)", "next_h = np.maximum(0, x @ Wx + prev_h @ Wh + b)"),
+    ("h_next = np.tanh(x @ Wx + h_prev @ Wh + b)", "h_next = np.maximum(0, x @ Wx + h_prev @ Wh + b)"),
     ("loss = -np.sum(log_p[n_idx, t_idx, y] * mask) / N", "loss = -np.sum(log_p[n_idx, t_idx, y] * mask) / mask.sum()"),
     ("np.add.at(dW, x, dout)", "dW[x] += dout"),
 ]

@@ -10,7 +10,7 @@ import pytest
 
 from course_lib.grading import source_notebooks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # An assignment is a folder of solutions/ that holds notebooks (other folders hold instructor code).
 ASSIGNMENTS = sorted({p.parent.name for p in (ROOT / "solutions").glob("*/*.ipynb")})
 

@@ -16,7 +16,7 @@ import pytest
 
 from course_lib import grading
 from course_lib.grading import judged
-from course_lib.grading.batch import checks_path
+from course_lib.grading.workdir import checks_path
 from course_lib.grading.spec import load_checks
 
 pytestmark = pytest.mark.slow

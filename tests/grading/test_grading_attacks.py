@@ -280,4 +280,4 @@ def test_readme_table_matches_the_outcomes(root, outcome):
         text = text[: text.index(start) + len(start)] + table + "\n" + text[text.index(end):]
         readme.write_text(text)
     current = text[text.index(start) + len(start): text.index(end)].strip()
-    assert current == table, "README's attack table is stale: run UPDATE_DOCS=1 pytest tests/test_grading_attacks.py"
+    assert current == table, "README's attack table is stale: run UPDATE_DOCS=1 pytest tests/grading/test_grading_attacks.py"

@@ -8,16 +8,16 @@ import pytest
 import roundtrip
 from course_lib import grading
 from course_lib.grading import judged, tamper
-from course_lib.grading.batch import checks_path
+from course_lib.grading.workdir import checks_path
 from course_lib.grading.spec import load_checks
 
 pytestmark = pytest.mark.slow
 A = "rnn"
 FIRST = ["test_rnn_step_forward", "test_rnn_step_forward_hidden"]  # the cells of the first function
 # A wrong answer: zeros of the right shape (and a cache the reference backward can unpack).
-ZEROS = """def rnn_step_forward(x, prev_h, Wx, Wh, b):
-    next_h = np.zeros((x.shape[0], Wx.shape[1]))
-    return next_h, (x, prev_h, Wx, Wh, next_h)
+ZEROS = """def rnn_step_forward(x, h_prev, Wx, Wh, b):
+    h_next = np.zeros((x.shape[0], Wx.shape[1]))
+    return h_next, (x, h_prev, Wx, Wh, h_next)
 """
 # The same wrong answer, and a patch that the static scan misses: under the old in-kernel hidden
 # tests, a zero torch subtraction made every max_abs_error 0 and a zero np.abs every rel_error 0,

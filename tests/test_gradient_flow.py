@@ -1,11 +1,12 @@
-"""course_lib.gradflow_torch: Jacobians against finite differences and autograd, spectra against NumPy."""
+"""course_lib.gradient_flow: Jacobians against finite differences and autograd, spectra against NumPy,
+matrices with a chosen spectrum against their closed forms."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from course_lib import gradflow_torch as gf
+from course_lib import gradient_flow as gf
 from course_lib.gradcheck import eval_numerical_gradient_array, rel_error
 from course_lib.rnn import RNN
 
@@ -90,8 +91,76 @@ def test_batched_spectra_equal_per_matrix_numpy():
     for W, e, s in zip(Ws.numpy(), eig.numpy(), sv.numpy()):
         np.testing.assert_allclose(np.sort_complex(e), np.sort_complex(np.linalg.eigvals(W)), atol=1e-12)
         np.testing.assert_allclose(s, np.linalg.svd(W, compute_uv=False), rtol=1e-12)
-    rho = gf.spectral_radius(Ws)
-    np.testing.assert_allclose(rho.numpy(), [max(abs(np.linalg.eigvals(W))) for W in Ws.numpy()], rtol=1e-12)
+
+
+def test_spectral_radius_and_two_norm_match_numpy_one_and_many():
+    Ws = np.random.default_rng(0).standard_normal((5, 7, 7))
+    rho_np = [max(abs(np.linalg.eigvals(W))) for W in Ws]
+    sigma_np = [np.linalg.norm(W, 2) for W in Ws]
+    np.testing.assert_allclose(gf.spectral_radius(torch.from_numpy(Ws)).numpy(), rho_np, rtol=1e-12)
+    np.testing.assert_allclose(gf.two_norm(torch.from_numpy(Ws)).numpy(), sigma_np, rtol=1e-12)
+    one = torch.from_numpy(Ws[0])
+    assert gf.spectral_radius(one).shape == () and gf.two_norm(one).shape == ()
+    assert gf.spectral_radius(one).item() == pytest.approx(rho_np[0], rel=1e-12)
+    assert gf.two_norm(one).item() == pytest.approx(sigma_np[0], rel=1e-12)
+    assert all(s >= r for s, r in zip(sigma_np, rho_np))  # the fixture is not degenerate
+
+
+def test_non_square_says_what_it_expected():
+    with pytest.raises(ValueError, match=r"\(H, H\).*\(3, 4\)"):
+        gf.spectral_radius(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="square"):
+        gf.two_norm(torch.zeros(4))
+
+
+def test_gaussian_matrices_are_reproducible_and_near_the_circular_law():
+    W = gf.gaussian_matrices(1, 400, scale=0.8, generator=torch.Generator().manual_seed(3),
+                             dtype=torch.float64)
+    assert W.shape == (1, 400, 400) and W.dtype == torch.float64
+    again = gf.gaussian_matrices(1, 400, scale=0.8, generator=torch.Generator().manual_seed(3),
+                                 dtype=torch.float64)
+    assert torch.equal(W, again)
+    W = W[0].numpy()
+    assert W.std() == pytest.approx(0.8 / 20, rel=0.02)
+    assert max(abs(np.linalg.eigvals(W))) == pytest.approx(0.8, rel=0.05)  # circular law: rho ~ scale
+    assert np.linalg.norm(W, 2) == pytest.approx(1.6, rel=0.05)             # sigma_max ~ 2 scale
+
+
+EIGS = [0.9, -0.5, 0.3 + 0.6j, 0.85j, 0.1]  # two complex entries stand for two pairs: H = 7
+
+
+def test_matrix_with_spectrum_has_exactly_those_eigenvalues():
+    want = np.sort_complex(np.array([0.9, -0.5, 0.3 + 0.6j, 0.3 - 0.6j, 0.85j, -0.85j, 0.1]))
+    for coupling in (0.0, 3.0):
+        for eigenvalues in (EIGS, np.array(EIGS), torch.tensor(EIGS, dtype=torch.complex128)):
+            W = gf.matrix_with_spectrum(eigenvalues, coupling)
+            assert W.shape == (7, 7) and W.dtype == torch.float64
+            np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(W.numpy())), want, atol=1e-12)
+    W = gf.matrix_with_spectrum(EIGS, 3.0, dtype=torch.float32, device="cpu")
+    assert W.dtype == torch.float32 and W.device.type == "cpu"
+
+
+def test_zero_coupling_is_normal_and_its_powers_decay_as_rho_k():
+    W = gf.matrix_with_spectrum(EIGS).numpy()
+    np.testing.assert_allclose(W @ W.T, W.T @ W, atol=1e-15)
+    assert np.linalg.norm(W, 2) == pytest.approx(0.9, rel=1e-12)  # sigma_max = rho for a normal matrix
+    norms = [np.linalg.norm(np.linalg.matrix_power(W, k), 2) for k in range(30)]
+    np.testing.assert_allclose(norms, 0.9 ** np.arange(30), rtol=1e-10)
+    np.testing.assert_allclose(gf.matrix_power_norms(torch.from_numpy(W), 29).numpy(), norms, rtol=1e-10)
+
+
+def test_non_normal_powers_grow_first_although_rho_is_below_one():
+    W = gf.matrix_with_spectrum(EIGS, coupling=3.0).numpy()
+    assert max(abs(np.linalg.eigvals(W))) == pytest.approx(0.9)
+    norms = np.array([np.linalg.norm(np.linalg.matrix_power(W, k), 2) for k in range(200)])
+    assert norms.max() > 1 and norms.argmax() > 1   # a transient: growth over several steps
+    assert norms[-1] < 1e-3                          # ... and the eventual decay rho^k wins
+
+
+def test_bad_eigenvalues_say_what_they_expected():
+    for bad in ([], [[0.5]], [float("nan")]):
+        with pytest.raises(ValueError, match="1-D list of finite numbers"):
+            gf.matrix_with_spectrum(bad)
 
 
 def test_rescale_spectral_radius_per_matrix():
@@ -129,3 +198,10 @@ def test_cuda_matches_cpu():
     eig_cpu, sv_cpu = gf.spectra(Ws.cpu())
     torch.testing.assert_close(sv.cpu(), sv_cpu, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(eig.abs().amax(-1).cpu(), eig_cpu.abs().amax(-1), rtol=1e-4, atol=1e-5)
+    rho, sigma = gf.spectral_radius(Ws), gf.two_norm(Ws)
+    assert rho.device.type == "cuda" and sigma.device.type == "cuda"
+    torch.testing.assert_close(rho.cpu(), eig_cpu.abs().amax(-1), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(sigma.cpu(), sv_cpu[:, 0], rtol=1e-4, atol=1e-5)
+    W = gf.matrix_with_spectrum(EIGS, coupling=3.0, device="cuda")
+    assert W.device.type == "cuda"
+    torch.testing.assert_close(W.cpu(), gf.matrix_with_spectrum(EIGS, coupling=3.0), rtol=0, atol=0)

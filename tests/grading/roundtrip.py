@@ -1,4 +1,4 @@
-"""Shared pieces of the assignments' nbgrader round trips (tests/test_grading_<assignment>.py).
+"""Shared pieces of the assignments' nbgrader round trips (tests/grading/test_grading_<assignment>.py).
 
 Each round trip grades the demo submissions (solved, blank, half) plus variants of the solved one
 in a scratch copy of the course, through course_lib.grading, and reads the per-cell scores back.

@@ -5,12 +5,12 @@ from nbformat.v4 import new_code_cell, new_notebook
 from course_lib.grading.tamper import scan_notebook, scan_source
 
 HONEST = '''
-def rnn_step_forward(x, prev_h, Wx, Wh, b):
+def rnn_step_forward(x, h_prev, Wx, Wh, b):
     import numpy as np
-    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    h_next = np.tanh(x @ Wx + h_prev @ Wh + b)
     cache = {"x": x}
-    cache["h"] = next_h
-    return next_h, cache
+    cache["h"] = h_next
+    return h_next, cache
 '''
 
 

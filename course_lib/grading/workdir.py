@@ -1,0 +1,61 @@
+"""The scratch nbgrader course a grading run works in: nbgrader's API on it, where its checks
+live, and the files a run writes there (written atomically; fingerprinted to resume).
+
+Shared by ``batch`` (the whole run) and ``worker`` (one student), which import it and never each
+other's module-level names: the import graph of course_lib.grading has no cycle
+(tests/grading/test_imports.py checks it).
+"""
+import hashlib
+import json
+import os
+from pathlib import Path
+
+
+def make_api(workdir: Path, cell_timeout: int | None = None, db_url: str | None = None,
+             assignment: str | None = None, notes_file: Path | None = None):
+    """nbgrader's API on the course in workdir, configured by its nbgrader_config.py.
+
+    With ``assignment``, autograding scores every test cell from the grader's verdicts on the
+    checks in ``solutions/<assignment>_checks.py`` (see judged.py), not from the cell's outcome."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from course_lib.grading.judged import BoundOutputs, JudgedExecute, SaveVerdicts
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
+    config.NbGraderAPI.log_level = "WARN"
+    config.Exchange.root = str(workdir / "exchange")
+    if cell_timeout:
+        config.Execute.timeout = cell_timeout
+    config.Execute.shutdown_kernel = "immediate"  # a graceful shutdown waits seconds for nothing
+    if db_url:
+        config.CourseDirectory.db_url = db_url
+    if assignment:
+        config.Autograde.autograde_preprocessors = [
+            JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, BoundOutputs, SaveVerdicts,
+            AssignLatePenalties, CheckCellMetadata]
+        config.JudgedExecute.checks_file = str(checks_path(workdir, assignment))
+        config.JudgedExecute.notes_file = config.BoundOutputs.notes_file = str(notes_file or "")
+    (workdir / "exchange").mkdir(exist_ok=True)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def checks_path(course: Path, assignment: str) -> Path:
+    """The assignment's declarative checks: beside its source folder, so nbgrader never releases it."""
+    return course / "solutions" / f"{assignment}_checks.py"
+
+
+def digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.ipynb")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
