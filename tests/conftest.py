@@ -40,7 +40,17 @@ def start_book_build(root: Path) -> None:
     _book["proc"] = subprocess.Popen([str(BIN / "jupyter-book"), "build", str(root), "-n", "-W", "--keep-going"],
                                      cwd=root, stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-                                          "COURSE_CPU_THREADS": "1"})  # see course_lib.device.set_cpu_threads
+                                          **BUILD_THREADS})
+
+
+# The build's pages share two cores with the rest of the suite. One thread per library (torch's
+# cap through course_lib.device.set_cpu_threads, and OpenMP/MKL/OpenBLAS pools), and idle OpenMP
+# threads that sleep instead of spinning: in one CI run a page of small matrix work took 608 s
+# instead of 10 s beside the other tests, with the libraries' default pools.
+BUILD_THREADS = {"COURSE_CPU_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                 "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+# The same courtesy in this process and the kernels it starts: idle OpenMP threads sleep.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(scope="session")
