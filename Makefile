@@ -59,10 +59,10 @@ grade: $(STAMP)
 	$(BIN)/course grade $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS),--demo) \
 	  --assignment $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(GRADE_ARGS)
 
-# Benchmarks (not part of make test): grading throughput with 1 and 2 workers; gated layers vs torch.nn.
+# Benchmarks (not part of make test; a quick smoke run is): make bench [ONLY=p2,p3,p4] [QUICK=1].
+# Results: benchmarks/results/latest.json and latest.md (quick.* with QUICK=1).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_grading.py
-	$(BIN)/python benchmarks/bench_gated.py --threads 1
+	$(BIN)/python benchmarks/bench.py $(if $(ONLY),--only $(ONLY)) $(if $(QUICK),--quick)
 
 # Regenerate the student releases in assignments/ from solutions/ (commit the result).
 release: $(STAMP)
