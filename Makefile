@@ -59,10 +59,10 @@ grade: $(STAMP)
 	$(BIN)/course grade $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS),--demo) \
 	  --assignment $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(GRADE_ARGS)
 
-# Benchmarks (not part of make test; a quick smoke run is): make bench [ONLY=p2,p3,p4] [QUICK=1].
+# Benchmarks (not part of make test; a quick smoke run is): make bench [ONLY=p1,p2,p3,p4,p5] [QUICK=1] [TEXT=file].
 # Results: benchmarks/results/latest.json and latest.md (quick.* with QUICK=1).
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py $(if $(ONLY),--only $(ONLY)) $(if $(QUICK),--quick)
+bench: $(STAMP) vendor
+	$(BIN)/python benchmarks/bench.py $(if $(ONLY),--only $(ONLY)) $(if $(QUICK),--quick) $(if $(TEXT),--text $(TEXT))
 
 # Regenerate the student releases in assignments/ from solutions/ (commit the result).
 release: $(STAMP)

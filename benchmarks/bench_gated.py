@@ -5,9 +5,11 @@ For each layer: the equation-level ``forward`` (a Python loop over T), ``fast_fo
 forward over (N, T, D), a scalar loss of every output and the final state, and backward into
 the inputs and parameters. The contenders take turns, so that a change in the machine's load
 hits all alike; prints the median and the minimum over --repeats, after --warmup untimed rounds.
+On a machine shared with other jobs, wall time measures their load too: ``--clock cpu`` times
+the CPU time of this process instead (all its threads, so use it with ``--threads 1``).
 Not part of `make test`: timings belong in benchmarks. Example:
 
-    .venv/bin/python benchmarks/bench_gated.py --N 32 --T 100 --D 64 --H 128 --threads 1
+    .venv/bin/python benchmarks/bench_gated.py --N 32 --T 100 --D 64 --H 128 --threads 1 --clock cpu
 """
 import argparse
 import statistics
@@ -45,7 +47,10 @@ def contenders(D: int, H: int, device, dtype):
             ("GRU", "torch.nn.GRU", torch_gru, gru_loss(torch_gru))]
 
 
-def time_steps(rows, x, warmup: int, repeats: int) -> list[list[float]]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_steps(rows, x, warmup: int, repeats: int, clock=time.perf_counter) -> list[list[float]]:
     """Seconds of each forward+backward step, per row; rows take turns so that load drifts hit all alike."""
     sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
     times = [[] for _ in rows]
@@ -54,11 +59,11 @@ def time_steps(rows, x, warmup: int, repeats: int) -> list[list[float]]:
             module.zero_grad(set_to_none=True)
             x.grad = None
             sync()
-            start = time.perf_counter()
+            start = clock()
             run(x).backward()
             sync()
             if k >= warmup:
-                row_times.append(time.perf_counter() - start)
+                row_times.append(clock() - start)
     return times
 
 
@@ -71,7 +76,16 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--clock", default="wall", choices=sorted(CLOCKS),
+                        help="wall: elapsed time; cpu: CPU time of this process (all threads), "
+                             "steadier on a shared machine, best with --threads 1")
+    parser.add_argument("--no-onednn", action="store_true",
+                        help="switch off oneDNN (mkldnn): torch.nn.LSTM then runs its unfused C++ loop")
     args = parser.parse_args()
+    if args.no_onednn:
+        torch.backends.mkldnn.enabled = False
+    if args.clock == "cpu" and args.device != "cpu":
+        parser.error("--clock cpu times CPU work only; a GPU needs the wall clock (--clock wall).")
     if args.threads:
         torch.set_num_threads(args.threads)
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
@@ -79,10 +93,11 @@ def main() -> None:
     x = torch.randn(args.N, args.T, args.D, device=device, dtype=dtype, requires_grad=True)
     print(f"N={args.N} T={args.T} D={args.D} H={args.H} {args.dtype} on {device} "
           f"({torch.get_num_threads()} threads), torch {torch.__version__}; "
-          f"forward+backward, median of {args.repeats}")
+          f"forward+backward, {args.clock} clock, median of {args.repeats}"
+          f"{', oneDNN off' if args.no_onednn else ''}")
     print(f"{'layer':<5}  {'implementation':<29}  {'ms':>8}  {'min ms':>8}  {'x torch.nn':>10}")
     rows = contenders(args.D, args.H, device, dtype)
-    times = time_steps(rows, x, args.warmup, args.repeats)
+    times = time_steps(rows, x, args.warmup, args.repeats, CLOCKS[args.clock])
     rows = [(layer, impl, t) for (layer, impl, _, _), t in zip(rows, times)]
     reference = {layer: statistics.median(t) for layer, impl, t in rows if impl.startswith("torch.nn")}
     for layer, impl, times in rows:

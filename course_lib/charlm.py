@@ -43,8 +43,8 @@ class CharRNN(nn.Module):
     - vocab_size: V; embed_size: D; hidden_size: H
     - cell: 'rnn' (default, course_lib.rnn.RNN), 'lstm' (course_lib.lstm.LSTM) or 'gru'
       (course_lib.gru.GRU); the layer is ``self.rnn`` whichever it is
-    - fast: run the layer's ``fast_forward`` (the same function computed by torch.nn; LSTM and
-      GRU only)
+    - fast: run the layer's ``fast_forward`` (the same function computed by torch.nn.RNN, LSTM
+      or GRU: cuDNN on a GPU)
     - device, dtype: where and how the parameters are created
     - generator: CPU torch.Generator for the initial weights; None uses torch's global one
     - cell_kwargs: passed on to the layer, e.g. forget_bias=1.0 for the LSTM
@@ -60,7 +60,7 @@ class CharRNN(nn.Module):
         if cell not in CELLS:
             raise ValueError(f"cell should be one of {sorted(CELLS)}, got {cell!r}.")
         if fast and not hasattr(CELLS[cell], "fast_forward"):
-            raise ValueError(f"cell {cell!r} has no fast_forward; use fast=False, or cell='lstm' or 'gru'.")
+            raise ValueError(f"cell {cell!r} has no fast_forward; use fast=False.")
         self.vocab_size, self.cell, self.fast = vocab_size, cell, fast
         V, D, H = vocab_size, embed_size, hidden_size
         self.W_embed = nn.Parameter(torch.empty(V, D, device=device, dtype=dtype))

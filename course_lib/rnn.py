@@ -6,12 +6,14 @@ Shapes (batch first): x (N, T, D), h0 (N, H), h (N, T, H); parameters Wx (D, H),
 This is the NumPy assignments' layout (row vectors times weights), so their weights load as they are.
 ``torch.nn.RNN`` stores the transposes and two biases; ``to_torch_rnn_state_dict`` and
 ``from_torch_rnn_state_dict`` are the one place that converts between the two.
+``RNN.fast_forward`` computes the same function with torch.nn.RNN (cuDNN on a GPU).
 Gradients come from autograd: the hand-written backward is the students' work, not the library's.
 """
 from collections.abc import Mapping
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from course_lib.layer_utils import check_shape, init_uniform_, read_torch_weights
 
@@ -37,6 +39,10 @@ class RNN(nn.Module):
         self.Wh = nn.Parameter(torch.empty(H, H, device=device, dtype=dtype))
         self.b = nn.Parameter(torch.empty(H, device=device, dtype=dtype))
         self.reset_parameters(generator)
+        # fast_forward runs this torch.nn.RNN with our weights swapped in. It is not a submodule
+        # (object.__setattr__): its own weights live on the meta device, hold no memory, and
+        # stay out of state_dict() and .to().
+        object.__setattr__(self, "_torch_rnn", nn.RNN(D, H, batch_first=True, device="meta"))
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -53,12 +59,8 @@ class RNN(nn.Module):
         - h: hidden states for every step, of shape (N, T, H)
         - h_T: the hidden state after the last step, of shape (N, H)
         """
-        check_shape(x, (None, None, self.input_size), "x", "NTD",
-                    " The input is batch first; for a single sequence pass x[None].")
-        N, T, _ = x.shape
-        if h0 is None:
-            h0 = x.new_zeros(N, self.hidden_size)
-        check_shape(h0, (N, self.hidden_size), "h0", "NH")
+        h0 = self._check_inputs(x, h0)
+        N = x.shape[0]
         xWx = x @ self.Wx  # (N, T, H): the input term for all steps at once
         h_prev, hs = h0, []
         # unbind, not xWx[:, t]: indexing makes autograd build an (N, T, H) gradient per step,
@@ -68,6 +70,31 @@ class RNN(nn.Module):
             hs.append(h_prev)
         h = torch.stack(hs, dim=1) if hs else x.new_zeros(N, 0, self.hidden_size)  # (N, T, H)
         return h, h_prev
+
+    def fast_forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        """The same function as ``forward``, computed by torch.nn.RNN (cuDNN on a GPU).
+
+        Inputs and returns as ``forward``. The weights are converted on every call by
+        ``to_torch_rnn_state_dict`` (a copy of D*H + H*H + H numbers, no cache to go stale)
+        and swapped into a torch.nn.RNN with ``torch.func.functional_call``, so gradients flow
+        back to Wx, Wh, b, x and h0 as through ``forward``.
+        """
+        h0 = self._check_inputs(x, h0)
+        if x.shape[1] == 0:  # torch.nn.RNN refuses empty sequences
+            return self.forward(x, h0)
+        weights = to_torch_rnn_state_dict(self.Wx, self.Wh, self.b)
+        h, h_T = functional_call(self._torch_rnn, weights, (x, h0[None]))
+        return h, h_T[0]  # torch's state is (1, N, H)
+
+    def _check_inputs(self, x, h0):
+        """Validate x (N, T, D) and h0 (N, H); return h0, zeros for None."""
+        check_shape(x, (None, None, self.input_size), "x", "NTD",
+                    " The input is batch first; for a single sequence pass x[None].")
+        N, H = x.shape[0], self.hidden_size
+        if h0 is None:
+            return x.new_zeros(N, H)
+        check_shape(h0, (N, H), "h0", "NH")
+        return h0
 
     def extra_repr(self) -> str:
         return f"D={self.input_size}, H={self.hidden_size}"
@@ -82,13 +109,15 @@ def to_torch_rnn_state_dict(Wx, Wh, b) -> dict[str, torch.Tensor]:
     - b: bias, of shape (H,)
     Returns a dict with weight_ih_l0 = Wx.T (H, D), weight_hh_l0 = Wh.T (H, H),
     bias_ih_l0 = b (H,) and bias_hh_l0 = zeros (H,): torch adds the two biases, so b sits in one.
+    Copies, differentiable: gradients flow back to Wx, Wh and b (``fast_forward`` relies on this).
     """
     Wx, Wh, b = (torch.as_tensor(a) for a in (Wx, Wh, b))
     check_shape(Wx, (None, None), "Wx", "DH")
     H = Wx.shape[1]
     check_shape(Wh, (H, H), "Wh", "HH")
     check_shape(b, (H,), "b", "H")
-    return {"weight_ih_l0": Wx.T.clone(), "weight_hh_l0": Wh.T.clone(),
+    return {"weight_ih_l0": Wx.T.clone(memory_format=torch.contiguous_format),
+            "weight_hh_l0": Wh.T.clone(memory_format=torch.contiguous_format),
             "bias_ih_l0": b.clone(), "bias_hh_l0": torch.zeros_like(b)}
 
 

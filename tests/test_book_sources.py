@@ -403,3 +403,16 @@ def test_every_page_is_in_the_toc():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     problems = toc_problems(toc, [f"book/{p.stem}" for p in sorted(BOOK.glob("*.md"))])
     assert not problems, report(problems, "table-of-contents problems")
+
+
+def test_performance_page_is_stamped_with_the_committed_results():
+    """The Performance page names the digest of the results it shows; `make bench` writes both.
+
+    The book's execution cache is keyed on a page's code, not on the files it reads: without the
+    digest in the page, new results would leave the old outputs in the book.
+    """
+    import hashlib
+    digest = hashlib.sha256((ROOT / "benchmarks" / "results" / "latest.json").read_bytes()).hexdigest()
+    stamped = re.findall(r'^RESULTS_SHA256 = "([0-9a-f]*)"$', (BOOK / "performance.md").read_text(), re.M)
+    assert stamped == [digest], ("book/performance.md is stamped for other results: run `make bench` "
+                                 "(it stamps the page) or set RESULTS_SHA256 to " + digest)

@@ -1,4 +1,4 @@
-"""course_lib.charlm: initial loss, overfitting, sampling, truncated BPTT borders, LSTM and GRU cells."""
+"""course_lib.charlm: initial loss, overfitting, sampling, TBPTT borders, fast paths, LSTM and GRU cells."""
 import math
 
 import numpy as np
@@ -10,6 +10,7 @@ from torch import nn
 from course_lib.charlm import CharRNN, evaluate, make_streams, sample, tbptt_step, train
 from course_lib.gru import to_torch_gru_state_dict
 from course_lib.lstm import to_torch_lstm_state_dict
+from course_lib.rnn import to_torch_rnn_state_dict
 from course_lib.text import CharVocab
 
 cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -208,14 +209,37 @@ def test_gated_cells_match_a_hand_built_reference(cell):
                 torch.testing.assert_close(state, torch_state[0], rtol=1e-10, atol=1e-12)
 
 
+def test_rnn_charrnn_fast_is_torch_rnn():
+    """CharRNN(cell='rnn') is W_embed -> torch.nn.RNN with the same weights -> W_vocab, with
+    fast=False (the equation-level layer) and fast=True (RNN.fast_forward), values and gradients."""
+    V, D, H, N, T = 7, 4, 5, 3, 6
+    model = CharRNN(V, D, H, dtype=torch.float64, generator=seeded(0))
+    ids = torch.randint(V, (N, T), generator=seeded(1))
+    h0 = torch.randn(N, H, generator=seeded(2), dtype=torch.float64)
+    reference = nn.RNN(D, H, batch_first=True, dtype=torch.float64)
+    reference.load_state_dict(to_torch_rnn_state_dict(model.rnn.Wx, model.rnn.Wh, model.rnn.b))
+    with torch.no_grad():
+        h, h_T = reference(model.W_embed[ids], h0[None])
+        expected = h @ model.W_vocab + model.b_vocab
+    grads = []
+    for fast in (False, True):
+        model.fast = fast
+        model.zero_grad(set_to_none=True)
+        scores, state = model(ids, h0)
+        torch.testing.assert_close(scores, expected, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(state, h_T[0], rtol=1e-10, atol=1e-12)
+        (scores * torch.linspace(-1, 1, V, dtype=torch.float64)).sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for (name, _), slow, quick in zip(model.named_parameters(), *grads):
+        torch.testing.assert_close(quick, slow, rtol=1e-10, atol=1e-12, msg=name)
+
+
 def test_lstm_charrnn_forget_bias_and_errors():
     model = CharRNN(5, 3, 4, cell="lstm", forget_bias=1.0, generator=seeded(0))
     plain = CharRNN(5, 3, 4, cell="lstm", generator=seeded(0))
     torch.testing.assert_close(model.rnn.b[4:8] - plain.rnn.b[4:8], torch.ones(4))
     with pytest.raises(ValueError, match="cell should be one of"):
         CharRNN(5, 3, 4, cell="transformer")
-    with pytest.raises(ValueError, match="has no fast_forward"):
-        CharRNN(5, 3, 4, cell="rnn", fast=True)
 
 
 def test_tbptt_step_detaches_tuple_states():

@@ -65,6 +65,22 @@ def test_forward_is_the_equation(reset_after):
     torch.testing.assert_close(h[:, 1], step_by_hand(ours, x[:, 1], h[:, 0]), rtol=1e-12, atol=1e-12)
 
 
+def test_reset_before_gradients_match_the_equations():
+    """torch has no reset-before GRU: compare with autograd through step_by_hand over all T steps."""
+    ours, _ = make_pair(reset_after=False)
+    x, h0 = inputs()
+    params = tuple(getattr(ours, k) for k in NAMES)
+    h, h_T = ours(x, h0)
+    grads = torch.autograd.grad(loss(h, h_T), (x, h0, *params))
+    hs, h_prev = [], h0
+    for t in range(T):
+        h_prev = step_by_hand(ours, x[:, t], h_prev)
+        hs.append(h_prev)
+    grads_ref = torch.autograd.grad(loss(torch.stack(hs, dim=1), h_prev), (x, h0, *params))
+    for name, grad, grad_ref in zip(("x", "h0") + NAMES, grads, grads_ref):
+        torch.testing.assert_close(grad, grad_ref, rtol=1e-12, atol=1e-12, msg=f"d{name}")
+
+
 def test_gradients_match_torch_gru():
     ours, ref = make_pair()
     x, h0 = inputs()

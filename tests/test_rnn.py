@@ -1,4 +1,5 @@
-"""course_lib.rnn against torch.nn.RNN in float64, the layout conversion, and shape errors."""
+"""course_lib.rnn against torch.nn.RNN in float64 (forward and fast_forward), the layout conversion,
+and shape errors."""
 import pytest
 import torch
 
@@ -145,3 +146,62 @@ def test_cuda_matches_cpu():
     assert on_gpu.Wx.device.type == "cuda"
     h_gpu, _ = on_gpu(x.detach().cuda(), h0.detach().cuda())
     torch.testing.assert_close(h_gpu.cpu(), ours(x, h0)[0].detach(), rtol=1e-10, atol=1e-12)
+
+
+def test_fast_forward_equals_forward_values_and_gradients():
+    """fast_forward (torch.nn.RNN with our weights swapped in) is forward: the same h and h_T, and
+    the same gradients with respect to x, h0, Wx, Wh and b, in float64."""
+    ours, _ = make_pair()
+    g = torch.Generator().manual_seed(2)
+    dh = torch.randn(N, T, H, dtype=torch.float64, generator=g)
+    dh_T = torch.randn(N, H, dtype=torch.float64, generator=g)
+    results = []
+    for run in (ours.forward, ours.fast_forward):
+        x, h0 = inputs()
+        ours.zero_grad(set_to_none=True)
+        h, h_T = run(x, h0)
+        ((h * dh).sum() + (h_T * dh_T).sum()).backward()
+        results.append((h.detach(), h_T.detach(), x.grad, h0.grad, ours.Wx.grad, ours.Wh.grad, ours.b.grad))
+    names = ("h", "h_T", "dx", "dh0", "dWx", "dWh", "db")
+    for name, slow, fast in zip(names, *results):
+        assert fast is not None, f"no gradient reached {name} through fast_forward"
+        torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-12, msg=name)
+
+
+def test_fast_forward_matches_torch_rnn():
+    ours, ref = make_pair()
+    x, h0 = inputs()
+    h, h_T = ours.fast_forward(x, h0)
+    h_ref, h_T_ref = ref(x, h0[None])
+    torch.testing.assert_close(h, h_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(h_T, h_T_ref[0], rtol=1e-12, atol=1e-12)
+
+
+def test_fast_forward_empty_sequence_and_default_h0():
+    """torch.nn.RNN refuses T = 0: fast_forward falls back to forward and returns h0."""
+    ours, _ = make_pair()
+    _, h0 = inputs()
+    h, h_T = ours.fast_forward(torch.zeros(N, 0, D, dtype=torch.float64), h0)
+    assert h.shape == (N, 0, H)
+    torch.testing.assert_close(h_T, h0)
+    x, _ = inputs()
+    torch.testing.assert_close(ours.fast_forward(x)[0], ours(x, torch.zeros(N, H, dtype=torch.float64))[0])
+
+
+def test_fast_forward_checks_shapes_and_keeps_state_dict_clean():
+    ours, _ = make_pair()
+    with pytest.raises(ValueError, match=r"h0 should have shape \(N=3, H=6\)"):
+        ours.fast_forward(torch.zeros(N, T, D, dtype=torch.float64), torch.zeros(1, N, H))
+    assert sorted(ours.state_dict()) == ["Wh", "Wx", "b"]  # the meta torch.nn.RNN is not a submodule
+
+
+@cuda_only
+def test_fast_forward_cuda_matches_cpu():
+    ours, _ = make_pair()
+    x, h0 = inputs()
+    on_gpu = RNN(D, H, device="cuda", dtype=torch.float64)
+    on_gpu.load_state_dict(ours.state_dict())
+    h_gpu, h_T_gpu = on_gpu.fast_forward(x.detach().cuda(), h0.detach().cuda())
+    h, h_T = ours(x, h0)
+    torch.testing.assert_close(h_gpu.cpu(), h.detach(), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h_T_gpu.cpu(), h_T.detach(), rtol=1e-10, atol=1e-12)

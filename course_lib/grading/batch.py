@@ -24,7 +24,7 @@ from pathlib import Path
 
 from course_lib.grading import feedback
 from course_lib.grading.submissions import Submission, collect, copy_in, safe_student_id, source_notebooks
-from course_lib.grading.workdir import checks_path, digest, make_api, write_json
+from course_lib.grading.workdir import checks_path, create_gradebook, digest, make_api, write_json
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = {"cell_timeout": 120, "notebook_timeout": 600, "memory_mb": 4096, "file_mb": 64,
@@ -99,7 +99,9 @@ def prepare_course(course_root: Path, workdir: Path, assignment: str, settings: 
     check_coverage(workdir, assignment)
     write_kernelspec(workdir)
     write_json(workdir / "settings.json", settings)
-    made = make_api(workdir, db_url=settings.get("db_url")).generate_assignment(assignment, force=True, create=True)
+    api = make_api(workdir, db_url=settings.get("db_url"))
+    create_gradebook(api.coursedir.db_url)
+    made = api.generate_assignment(assignment, force=True, create=True)
     if not made["success"]:
         raise SystemExit(f"error: nbgrader could not generate '{assignment}':\n{made['log'][-4000:]}")
 
@@ -119,11 +121,29 @@ def check_coverage(workdir: Path, assignment: str) -> None:
                              f"autograded cells {', '.join(missing)} of {path.name}: add them to CHECKS")
 
 
+def cpu_cores() -> int:
+    """Cores this process may run on (a container's or taskset's share, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int) -> int:
+    """Intra-op threads (OpenMP, BLAS, torch) for each worker's kernel: the cores shared out.
+
+    Without a cap every kernel's torch and BLAS use all cores, so two workers on two cores fight
+    over them (and over caches) instead of grading side by side."""
+    return max(1, cpu_cores() // max(1, workers))
+
+
 _CONTEXT = None
 # Imported once by the fork server, so that each student's worker starts in milliseconds instead of
-# importing nbgrader again (seconds of CPU per student).
+# importing nbgrader again (seconds of CPU per student); torch is what the checks files import (the
+# grader's references; a missing module is skipped). The student's kernel is a fresh process (the
+# sandbox kernelspec), never a fork of this server: nothing here is shared with a submission.
 PRELOAD = ["course_lib.grading.worker", "course_lib.grading.judged", "course_lib.grading.batch", "nbgrader.apps",
-           "nbconvert.exporters.html"]
+           "nbconvert.exporters.html", "torch"]
 
 
 def worker_context():
@@ -133,6 +153,14 @@ def worker_context():
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(PRELOAD)
     return _CONTEXT
+
+
+def start_worker_server() -> None:
+    """Start the fork server now; it imports PRELOAD while this process goes on."""
+    from multiprocessing import forkserver
+
+    worker_context()
+    forkserver.ensure_running()
 
 
 def worker_entry(workdir: str, assignment: str, student: str, log: str) -> None:
@@ -206,6 +234,10 @@ def _grade(submissions, workdir, assignment, course_root, workers, force, progre
     expected = [p.name for p in source_notebooks(course_root, assignment)]
     kwargs = {"named_regexp": named_regexp} if named_regexp else {}
     found = collect(submissions, assignment, expected, **kwargs)
+    workers = workers or cpu_cores()
+    settings.setdefault("threads", threads_per_worker(min(workers, max(1, len(found)))))
+    if found:
+        start_worker_server()  # its imports (seconds) overlap the course's preparation
     prepare_course(course_root, workdir, assignment, settings)
     results, todo = [], []
     for sub in found:
@@ -222,7 +254,7 @@ def _grade(submissions, workdir, assignment, course_root, workers, force, progre
                 results.append(result_from(old, reused=True))
                 continue
         todo.append(sub)
-    results += run_all(workdir, assignment, todo, workers or os.cpu_count() or 1, settings, progress)
+    results += run_all(workdir, assignment, todo, workers, settings, progress)
     notes = {sub.student: sub.notes for sub in found if not sub.problems}
     for r in results:
         r.notes += [n for n in notes.get(r.student, []) if n not in r.notes]

@@ -23,6 +23,7 @@ def make_api(workdir: Path, cell_timeout: int | None = None, db_url: str | None 
     from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern
     from traitlets.config.loader import PyFileConfigLoader
 
+    from course_lib.grading.feedback import FeedbackHTML
     from course_lib.grading.judged import BoundOutputs, JudgedExecute, SaveVerdicts
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
@@ -31,6 +32,7 @@ def make_api(workdir: Path, cell_timeout: int | None = None, db_url: str | None 
     if cell_timeout:
         config.Execute.timeout = cell_timeout
     config.Execute.shutdown_kernel = "immediate"  # a graceful shutdown waits seconds for nothing
+    config.GenerateFeedback.exporter_class = FeedbackHTML  # HTMLExporter less seconds of re-parsing
     if db_url:
         config.CourseDirectory.db_url = db_url
     if assignment:
@@ -41,6 +43,30 @@ def make_api(workdir: Path, cell_timeout: int | None = None, db_url: str | None 
         config.JudgedExecute.notes_file = config.BoundOutputs.notes_file = str(notes_file or "")
     (workdir / "exchange").mkdir(exist_ok=True)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def create_gradebook(db_url: str) -> None:
+    """An empty gradebook as nbgrader's ``Gradebook()`` makes it, if the database has no tables yet.
+
+    nbgrader asks a new database's alembic revision of an ``alembic heads`` subprocess (a Python
+    start and nbgrader's imports: seconds per grading run); the same head is read here in-process
+    from nbgrader's migration scripts (tests/grading/test_workdir.py compares the two)."""
+    import nbgrader
+    from alembic.script import ScriptDirectory
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url, future=True)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        head = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as db:
+            db.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
+    finally:
+        engine.dispose()
 
 
 def checks_path(course: Path, assignment: str) -> Path:

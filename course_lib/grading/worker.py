@@ -20,6 +20,11 @@ from course_lib.grading.submissions import read_notebook
 from course_lib.grading.workdir import digest, make_api, write_json
 
 
+# Read by OpenMP (torch's intra-op threads), MKL, OpenBLAS (NumPy), numexpr and Accelerate at start.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS")
+
+
 def sandbox_env(workdir: Path, assignment: str, student: str, settings: dict) -> Path:
     """Set the environment the sandbox kernel reads; returns the refusal log's path."""
     here = workdir / "autograded" / student / assignment
@@ -44,6 +49,8 @@ def sandbox_env(workdir: Path, assignment: str, student: str, settings: dict) ->
     os.environ.update(COURSE_SANDBOX=json.dumps(cfg), JUPYTER_PATH=str(workdir / "jupyter"),
                       IPYTHONDIR=str(scratch / "ipython"), MPLCONFIGDIR=str(scratch / "mpl"),
                       TMPDIR=str(scratch), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    threads = str(int(settings.get("threads") or 1))  # the kernel's share of the cores (batch.threads_per_worker)
+    os.environ.update({name: threads for name in THREAD_VARIABLES})
     return log
 
 
