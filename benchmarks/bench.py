@@ -271,6 +271,10 @@ def main(argv=None) -> None:
     torch.manual_seed(0)
     stem = "quick" if args.quick else "latest"
     results = {"machine": machine(), "quick": args.quick}
+    previous = args.out / f"{stem}.json"
+    if only != list(SECTIONS) and previous.exists():  # a subset: keep the other sections of the last run
+        kept = json.loads(previous.read_text())
+        results |= {name: kept[name] for name in SECTIONS if name in kept and name not in only}
     for name in only:
         start = time.perf_counter()
         if SECTIONS[name] is None:
@@ -280,6 +284,7 @@ def main(argv=None) -> None:
         else:
             results[name] = importlib.import_module(SECTIONS[name]).run(args.quick)
         results[name]["seconds"] = time.perf_counter() - start
+        results[name]["measured"] = machine()["date"]
         print(f"{name}: done in {results[name]['seconds']:.0f} s", flush=True)
         write(results, args.out, stem)  # after every section: a later failure loses nothing
     print(markdown(results))

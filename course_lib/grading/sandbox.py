@@ -3,10 +3,13 @@
     python -m course_lib.grading.sandbox -f CONNECTION_FILE      (argv of the grading kernelspec)
 
 Before ipykernel starts, with settings from the JSON in $COURSE_SANDBOX (written by the grader):
+- the process starts again (execve) with an allow-listed environment (``KEEP_ENV``), so nothing
+  else of the grader's environment reaches the submission;
 - resource limits: address space (memory), largest file written, CPU seconds;
 - an audit hook (``sys.addaudithook``: Python code cannot remove it) whose ``Policy`` refuses
   reading under ``deny_read`` (the course checkout with solutions/ and the gradebook, the grading
-  work directory with other students' work, the submissions folder) except under ``allow`` and
+  work directory with other students' work, the submissions folder) and under /proc/<pid> of any
+  other process (the worker's and the grader's environment) except under ``allow`` and
   ``allow_read`` (the Python installation and course_lib); writing, removing or renaming anything
   outside ``allow`` (the submission's autograded folder and its scratch folder) and /dev/null;
   starting or signalling processes; loading native libraries from outside ``allow_read``; and the
@@ -46,6 +49,27 @@ def _under(path: str, roots) -> str | None:
     return best
 
 
+def _other_process(path: str) -> bool:
+    """Whether path lies under /proc/<pid> of another process: the grader's and the worker's
+    environment, command line and open files are there (/proc/self resolves to this process)."""
+    parts = path.split(os.sep)
+    return len(parts) > 2 and parts[1] == "proc" and parts[2].isdigit() and int(parts[2]) != os.getpid()
+
+
+# The only variables the kernel keeps of the worker's environment (``clean_environment``): what
+# Python, ipykernel, the numeric libraries and the sandbox need; never the instructor's secrets.
+KEEP_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
+            "PYTHONDONTWRITEBYTECODE", "JUPYTER_PATH", "IPYTHONDIR", "MPLCONFIGDIR", "MPLBACKEND",
+            "COURSE_SANDBOX", "COURSE_CPU_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "OMP_WAIT_POLICY")
+KEEP_PREFIXES = ("LC_", "JPY_")
+
+
+def clean_environment(environ) -> dict:
+    """The kernel's environment: the allow-listed variables of ``environ``, nothing else."""
+    return {k: v for k, v in environ.items() if k in KEEP_ENV or k.startswith(KEEP_PREFIXES)}
+
+
 class Policy:
     """Decides, for one audit event, whether to refuse it; returns the reason or None."""
 
@@ -65,6 +89,8 @@ class Policy:
             return None
 
     def can_read(self, path: str) -> bool:
+        if _other_process(path):
+            return False
         denied = _under(path, self.deny_read)
         allowed = _under(path, self.allow + self.allow_read)
         return denied is None or (allowed is not None and len(allowed) > len(denied))
@@ -156,6 +182,11 @@ class CappedStream:
 
 
 def main() -> None:
+    if os.environ.get("COURSE_SANDBOX_CLEAN") != "1":
+        # Start again with only the allow-listed environment: the grader's variables (a database
+        # URL, a cloud token) would otherwise sit in os.environ and in /proc/self/environ.
+        env = clean_environment(os.environ) | {"COURSE_SANDBOX_CLEAN": "1"}
+        os.execve(sys.executable, [sys.executable, "-m", "course_lib.grading.sandbox", *sys.argv[1:]], env)
     cfg = json.loads(os.environ.get("COURSE_SANDBOX", "{}"))
     from ipykernel.kernelapp import IPKernelApp
 

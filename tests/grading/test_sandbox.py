@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from course_lib.grading.sandbox import CappedStream, Policy
+from course_lib.grading.sandbox import CappedStream, Policy, clean_environment
 
 
 @pytest.fixture
@@ -36,6 +36,25 @@ def test_reads(tree):
     assert p.check("os.listdir", (str(tree["course"]),)) == f"reading {tree['course']}"
     assert p.check("os.listdir", (str(tree["here"]),)) is None
     assert p.check("sqlite3.connect", (":memory:",)) is None
+
+
+def test_other_processes_proc_entries_are_refused_and_its_own_are_not(tree):
+    p, parent = tree["policy"], os.getppid()
+    for path in (f"/proc/{parent}/environ", f"/proc/{parent}/cmdline", f"/proc/{parent}/task/{parent}/environ"):
+        assert p.check("open", (path, "rb", 0)) == f"reading {path}"
+    assert p.check("os.listdir", (f"/proc/{parent}/fd",)) == f"reading /proc/{parent}/fd"
+    own = f"/proc/{os.getpid()}"
+    for path in ("/proc/self/status", "/proc/self/environ", "/proc/cpuinfo", "/proc/meminfo"):
+        assert p.check("open", (path, "r", 0)) is None, path
+    assert p.check("open", (f"{own}/stat", "r", 0)) is None
+
+
+def test_the_kernel_environment_keeps_only_the_allow_list():
+    grader = {"PATH": "/usr/bin", "HOME": "/home/t", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1",
+              "JPY_PARENT_PID": "7", "COURSE_SANDBOX": "{}", "NBGRADER_DB_URL": "postgresql://u:pw@h/db",
+              "PGPASSWORD": "pw", "AWS_SECRET_ACCESS_KEY": "k", "GITHUB_TOKEN": "t", "PWD": "/course"}
+    assert clean_environment(grader) == {"PATH": "/usr/bin", "HOME": "/home/t", "LC_ALL": "C.UTF-8",
+                                         "OMP_NUM_THREADS": "1", "JPY_PARENT_PID": "7", "COURSE_SANDBOX": "{}"}
 
 
 def test_paths_are_resolved_before_judging(tree):
