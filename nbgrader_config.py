@@ -44,3 +44,6 @@ c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 50
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# What `nbgrader validate` tells a student who runs it here: the student pack's message (what to do).
+load_subconfig("student_pack/nbgrader_config.py")  # noqa: F821  (injected like get_config)

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_lib.captioning import Captioner
 from course_lib.decoding import beam_search, decode
 from course_lib.device import get_device
+from course_lib.progress import progress_bar
 
 
 def _split_arrays(data: dict, split: str):
@@ -86,7 +86,7 @@ def train_captioner(model: Captioner, data: dict, *, epochs: int = 10, batch_siz
     history = {"step": [], "epoch": [], "loss": [], "seconds": [], "val_loss": []}
     start, step = time.perf_counter(), 0
     n_rows = len(np.unique(image_idxs)) if sampling == "image" else len(captions)
-    bar = tqdm(total=epochs * -(-n_rows // batch_size), desc="train", disable=not progress)
+    bar = progress_bar(total=epochs * -(-n_rows // batch_size), desc="train", show=progress)
     for epoch in range(1, epochs + 1):
         model.train()
         rows = _epoch_rows(image_idxs, rng, sampling)

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_lib.device import get_device
 from course_lib.gru import GRU
 from course_lib.lstm import LSTM
+from course_lib.progress import progress_bar
 from course_lib.rnn import RNN
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # the recurrent layers CharRNN can hold
@@ -174,7 +174,7 @@ def train(model: CharRNN, ids, *, seq_len: int = 25, batch_size: int = 32, steps
     chunks = _chunks(ids, batch_size, seq_len, np.random.default_rng(seed), device)
     history = {"step": [], "loss": [], "seconds": []}
     h, start = None, time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc="train", disable=not progress)
+    bar = progress_bar(range(1, steps + 1), desc="train", show=progress)
     for step in bar:
         x, y, first = next(chunks)
         loss, h = tbptt_step(model, optimizer, x, y, None if first else h, clip)

@@ -14,6 +14,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -62,16 +63,33 @@ def cached_training(name: str, config: dict, build: Callable[[], nn.Module],
     folder = Path(directory) if directory is not None else cache_dir()
     path = folder / f"{name}-{cache_key(config, modules)}.pt"
     model = build()
-    if path.is_file():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["state_dict"])
-        return model.eval(), saved["history"], True
-    start = time.perf_counter()
-    history = train(model)
-    history = {**history, "train_seconds": [time.perf_counter() - start]}
-    model.cpu().eval()
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state_dict": model.state_dict(), "history": history, "config": config}, tmp)
-    os.replace(tmp, path)  # atomic: a page killed mid-save leaves no half-written model behind
+    with _locked(path.with_suffix(".lock")):  # pages run in parallel: one trains, the others wait
+        if path.is_file():
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(saved["state_dict"])
+            return model.eval(), saved["history"], True
+        start = time.perf_counter()
+        history = train(model)
+        history = {**history, "train_seconds": [time.perf_counter() - start]}
+        model.cpu().eval()
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"state_dict": model.state_dict(), "history": history, "config": config}, tmp)
+        os.replace(tmp, path)  # atomic: a page killed mid-save leaves no half-written model behind
     return model, history, False
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    """An exclusive lock on ``lock_path`` (released when the holder exits or dies); none on Windows."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

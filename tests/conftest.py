@@ -1,4 +1,5 @@
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ def venv_on_path():
     os.environ["PATH"] = old
 
 
-BOOK_TESTS = "test_book.py"
+BOOK_TESTS = {"test_book.py", "test_browser.py", "test_book_numbers.py", "test_book_pdf.py"}  # wait for the build; run last
 _book = {}
 
 
@@ -37,7 +38,11 @@ def start_book_build(root: Path) -> None:
         return
     log = tempfile.TemporaryFile(mode="w+")
     _book["log"] = log
-    _book["proc"] = subprocess.Popen([str(BIN / "jupyter-book"), "build", str(root), "-n", "-W", "--keep-going"],
+    # Pages execute two at a time into the execution cache (course_lib.book_build), then the build
+    # renders them; a page that failed there is executed again by the build, which reports it.
+    command = (f"{shlex.quote(str(BIN / 'python'))} -m course_lib.book_build --root {shlex.quote(str(root))}; "
+               f"{shlex.quote(str(BIN / 'jupyter-book'))} build {shlex.quote(str(root))} -n -W --keep-going")
+    _book["proc"] = subprocess.Popen(["bash", "-c", command],
                                      cwd=root, stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
                                           **BUILD_THREADS})
@@ -48,7 +53,8 @@ def start_book_build(root: Path) -> None:
 # threads that sleep instead of spinning: in one CI run a page of small matrix work took 608 s
 # instead of 10 s beside the other tests, with the libraries' default pools.
 BUILD_THREADS = {"COURSE_CPU_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                 "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+                 "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE",
+                 "COURSE_PROGRESS": "0"}  # and no progress-bar widgets in the static pages
 # The same courtesy in this process and the kernels it starts: idle OpenMP threads sleep.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -66,10 +72,10 @@ def book_build(root) -> tuple[int, str]:
 
 def pytest_collection_modifyitems(session, config, items):
     """Book tests last (they wait for the build); the build starts now when any is selected."""
-    book = [i for i in items if i.path.name == BOOK_TESTS]
+    book = [i for i in items if i.path.name in BOOK_TESTS]
     if not book or config.option.collectonly:
         return
-    items[:] = [i for i in items if i.path.name != BOOK_TESTS] + book
+    items[:] = [i for i in items if i.path.name not in BOOK_TESTS] + book
     if (ROOT / "_build" / "_vendor" / ".done").exists():
         start_book_build(ROOT)
 

@@ -53,3 +53,31 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert model_cache.cache_dir() == tmp_path
     monkeypatch.delenv(model_cache.ENV_VAR)
     assert model_cache.cache_dir() == model_cache.CHECKOUT / "_build" / "model_cache"
+
+
+def _train_in_a_process(directory, log):
+    """Run in a child process: ask for the model; training appends a line to ``log`` and takes 1 s."""
+    import time as _time
+
+    def train(model):
+        with open(log, "a") as f:
+            f.write("trained\n")
+        _time.sleep(1.0)
+        return {"loss": [0.0]}
+    _, _, cached = model_cache.cached_training("shared", {"a": 1}, build, train, directory=directory)
+    with open(log, "a") as f:
+        f.write("loaded\n" if cached else "saved\n")
+
+
+def test_processes_asking_at_once_train_once(tmp_path):
+    """Two book pages executed in parallel that need the same model: one trains, the other waits and loads."""
+    import multiprocessing
+    log = tmp_path / "log.txt"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_train_in_a_process, args=(tmp_path, log)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    assert sorted(log.read_text().split()) == ["loaded", "saved", "trained"]
