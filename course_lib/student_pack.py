@@ -32,7 +32,6 @@ INSTRUCTOR_ONLY = {
     "student_pack.py": "builds this pack from the repository",
 }
 SKIP = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".DS_Store"}
-# Assembled from halves so that this file does not carry the markers it looks for.
 # nbgrader's delimiters, put together at run time so that neither this file nor its bytecode
 # carries one (the pack's own scan, and the repository's, would flag it).
 MARKERS = [" ".join(("###", edge, part)) for part in ("SOLUTION", "HIDDEN TESTS") for edge in ("BEGIN", "END")]
