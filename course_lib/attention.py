@@ -11,6 +11,14 @@ Shapes: h (N, H), A (N, R, C); parameters W_A (C, K), W_ha (H, K), b_a (K,), w_a
 attention size. The NumPy twin in the captioning assignment, ``soft_attention_forward``, uses the
 same names and layout. A W_A does not depend on h, so a decoder computes it once per sequence
 (``precompute``) and passes it to every step. Gradients come from autograd.
+
+``DotAttention`` is Luong et al.'s (2015) multiplicative ("general") score, the step toward the
+Transformer's dot-product attention: one matrix W_hA (H, C) instead of a hidden layer,
+
+    e_i = (h W_hA) . A_i                           (N, R)   then alpha and z as above
+
+with the same interface (``precompute`` gives A W_hA^T, of shape (N, R, H)), so a decoder can use
+either. A padded location gets e_i = -inf through ``mask``, hence alpha_i = 0 exactly.
 """
 import math
 
@@ -95,3 +103,47 @@ class SoftAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return f"H={self.query_size}, C={self.key_size}, K={self.attn_size}"
+
+
+class DotAttention(nn.Module):
+    """Multiplicative attention (Luong et al. 2015, "general"): e_i = (h W_hA) . A_i, no hidden layer.
+
+    Inputs:
+    - query_size: H; key_size: C
+    - device, dtype, generator: as for SoftAttention
+    Parameter: W_hA (H, C) ~ U(+-1/sqrt(H)). Per query and location it costs C multiply-adds
+    (after A W_hA^T is computed once per sequence), against K for the additive score's tanh layer.
+    """
+
+    def __init__(self, query_size: int, key_size: int, *, device=None, dtype=None,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        self.query_size, self.key_size = query_size, key_size
+        self.W_hA = nn.Parameter(torch.empty(query_size, key_size, device=device, dtype=dtype))
+        with torch.no_grad():
+            k = 1.0 / math.sqrt(query_size)
+            self.W_hA.copy_(torch.empty(self.W_hA.shape, dtype=self.W_hA.dtype).uniform_(-k, k, generator=generator))
+
+    def precompute(self, A: torch.Tensor) -> torch.Tensor:
+        """A W_hA^T, of shape (N, R, H): each location mapped into the query's space, once per sequence."""
+        check_shape(A, (None, None, self.key_size), "A", "NRC")
+        return A @ self.W_hA.T
+
+    def forward(self, h: torch.Tensor, A: torch.Tensor, mask: torch.Tensor | None = None,
+                AW_A: torch.Tensor | None = None):
+        """Context z (N, C) and weights alpha (N, R); arguments as SoftAttention.forward."""
+        check_shape(A, (None, None, self.key_size), "A", "NRC")
+        check_shape(h, (A.shape[0], self.query_size), "h", "NH")
+        AW = self.precompute(A) if AW_A is None else AW_A  # (N, R, H)
+        e = (AW @ h[:, :, None])[:, :, 0]  # (N, R)
+        if mask is not None:
+            check_shape(mask, tuple(A.shape[:2]), "mask", "NR")
+            if not bool(mask.any(dim=1).all()):
+                raise ValueError("every row of mask needs at least one True location: "
+                                 "a row with none has no weights that sum to 1.")
+            e = e.masked_fill(~mask, float("-inf"))
+        alpha = torch.softmax(e, dim=1)  # (N, R)
+        return (alpha[:, :, None] * A).sum(dim=1), alpha
+
+    def extra_repr(self) -> str:
+        return f"H={self.query_size}, C={self.key_size}"

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.attention import SoftAttention
+from course_lib.attention import DotAttention, SoftAttention
 from course_lib.gru import GRU
 from course_lib.lstm import LSTM
 from course_lib.layer_utils import check_shape
@@ -30,6 +30,7 @@ from course_lib.rnn import RNN
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 CONDITIONS = ("h0", "step", "both")
+ATTENTIONS = {"additive": SoftAttention, "dot": DotAttention}  # attention=True is "additive"
 
 
 class ConvEncoder(nn.Module):
@@ -128,7 +129,9 @@ class CaptionModel(nn.Module):
     - input_dim: F, size of the image vector v; wordvec_dim: E; hidden_dim: H
     - cell_type: 'rnn', 'lstm' or 'gru'
     - condition: 'h0' (h_0 = v W_proj + b_proj), 'step' (v joins every input) or 'both'
-    - attention: add soft attention over A (N, R, C); spatial_dim: C; attention_dim: K (default H)
+    - attention: add soft attention over A (N, R, C): True or 'additive' (course_lib.attention's
+      SoftAttention), 'dot' (DotAttention, Luong's multiplicative score); False for none
+    - spatial_dim: C; attention_dim: K for additive attention (default H)
     - forget_bias: for the LSTM's f gate (see course_lib.lstm.LSTM)
     - dtype, device, generator: as for the course_lib cells
     Initial weights: W_embed ~ N(0, 1), W_proj ~ N(0, 1/F), W_vocab ~ N(0, 0.01^2) (the first loss is
@@ -137,18 +140,22 @@ class CaptionModel(nn.Module):
 
     def __init__(self, word_to_idx: dict, input_dim: int = 512, wordvec_dim: int = 128,
                  hidden_dim: int = 128, cell_type: str = "rnn", condition: str = "h0",
-                 attention: bool = False, spatial_dim: int | None = None,
+                 attention: bool | str = False, spatial_dim: int | None = None,
                  attention_dim: int | None = None, *, forget_bias: float = 0.0, dtype=None,
                  device=None, generator: torch.Generator | None = None):
         super().__init__()
         if cell_type not in CELLS or condition not in CONDITIONS:
             raise ValueError(f"cell_type should be one of {sorted(CELLS)} and condition one of "
                              f"{CONDITIONS}; got {cell_type!r} and {condition!r}.")
+        attention = "additive" if attention is True else attention
+        if attention not in (False, None, *ATTENTIONS):
+            raise ValueError(f"attention should be False, True or one of {sorted(ATTENTIONS)}; got {attention!r}.")
         if attention and spatial_dim is None:
             raise ValueError("attention=True needs spatial_dim, the size C of each location in A (N, R, C).")
         self.word_to_idx = dict(word_to_idx)
         self.null, self.start, self.end = (word_to_idx[w] for w in ("<NULL>", "<START>", "<END>"))
-        self.cell_type, self.condition, self.use_attention = cell_type, condition, attention
+        self.cell_type, self.condition, self.use_attention = cell_type, condition, bool(attention)
+        self.attention_kind = attention or None
         V, E, H = len(word_to_idx), wordvec_dim, hidden_dim  # F, the image-vector size, is input_dim
         self.input_dim, self.hidden_dim, self.vocab_size = input_dim, H, V
         kw = dict(device=device, dtype=dtype)
@@ -164,19 +171,23 @@ class CaptionModel(nn.Module):
         cell_in = E + (input_dim if condition != "h0" else 0) + (spatial_dim if attention else 0)
         extra = {"forget_bias": forget_bias} if cell_type == "lstm" else {}
         self.cell = CELLS[cell_type](cell_in, H, generator=generator, **extra, **kw)
-        self.attention = SoftAttention(H, spatial_dim, attention_dim or H, generator=generator,
-                                       **kw) if attention else None
+        if attention == "additive":
+            self.attention = SoftAttention(H, spatial_dim, attention_dim or H, generator=generator, **kw)
+        else:
+            self.attention = DotAttention(H, spatial_dim, generator=generator, **kw) if attention else None
 
-    def init_state(self, features: torch.Tensor, A: torch.Tensor | None = None) -> dict:
+    def init_state(self, features: torch.Tensor, A: torch.Tensor | None = None,
+                   mask: torch.Tensor | None = None) -> dict:
         """The decoder state before the first word: a dict with h (N, H), c (N, H) for an LSTM,
-        and v, A, AW_A (A's attention term, computed once) for the steps that need them."""
+        and v, A, AW_A (A's attention term, computed once) and mask for the steps that need them.
+        mask: optional bool (N, R), True at the locations attention may read (not padding)."""
         check_shape(features, (None, self.input_dim), "features", "NF")
         if self.use_attention and A is None:
             raise ValueError("this decoder has attention: pass the spatial features A (N, R, C) too.")
         N, H = features.shape[0], self.hidden_dim
         h0 = features @ self.W_proj + self.b_proj if self.condition != "step" else features.new_zeros(N, H)
         state = {"h": h0, "c": h0.new_zeros(N, H) if self.cell_type == "lstm" else None,
-                 "v": features, "A": A, "AW_A": None}
+                 "v": features, "A": A, "AW_A": None, "mask": mask}
         if self.use_attention:
             state["AW_A"] = self.attention.precompute(A)  # (N, R, K)
         return state
@@ -187,7 +198,7 @@ class CaptionModel(nn.Module):
         if self.condition != "h0":
             parts.append(state["v"])
         if self.use_attention:
-            z, alpha = self.attention(state["h"], state["A"], AW_A=state["AW_A"])  # (N, C), (N, R)
+            z, alpha = self.attention(state["h"], state["A"], state.get("mask"), AW_A=state["AW_A"])
             parts.append(z)
         x = torch.cat(parts, dim=1)[:, None]  # (N, 1, cell input): a sequence of one step
         if self.cell_type == "lstm":
@@ -202,18 +213,19 @@ class CaptionModel(nn.Module):
         state, alpha = self._advance(state, self.W_embed[words])
         return state["h"] @ self.W_vocab + self.b_vocab, state, alpha
 
-    def forward(self, features, captions_in, A=None):
+    def forward(self, features, captions_in, A=None, mask=None):
         """Teacher-forced scores for every step.
 
         Inputs:
         - features: v, of shape (N, F); A: spatial features (N, R, C), needed with attention
+        - mask: optional bool (N, R), True where attention may look (see ``init_state``)
         - captions_in: input word ids, of shape (N, T), starting with <START>
         Returns a tuple of:
         - scores: (N, T, V)
         - alphas: attention weights, of shape (N, T, R), or None without attention
         """
         captions_in = torch.as_tensor(captions_in, device=self.W_embed.device).long()
-        state = self.init_state(features, A)
+        state = self.init_state(features, A, mask)
         x = self.W_embed[captions_in]  # (N, T, E)
         if self.use_attention:
             hs, alphas = [], []
@@ -259,7 +271,7 @@ class CaptionModel(nn.Module):
             own[full].copy_(value)
 
     def extra_repr(self) -> str:
-        return f"cell={self.cell_type}, condition={self.condition}, attention={self.use_attention}"
+        return f"cell={self.cell_type}, condition={self.condition}, attention={self.attention_kind}"
 
 
 class Captioner(nn.Module):

@@ -30,7 +30,8 @@ MIN_TEXT_PX = 10  # a figure's text (matplotlib's default size) must show at lea
 RAW_TEX = ("\\(", "\\[", "$$", "\\begin{")
 # term -> the page that defines it (an `{index}` main entry there), which search must rank first
 DEFINED_IN = {"forget gate": "book/lstm", "reset gate": "book/gru", "spectral radius": "book/gradient_flow",
-              "teacher forcing": "book/captioning", "beam search": "book/captioning_decoding"}
+              "teacher forcing": "book/captioning", "beam search": "book/captioning_decoding",
+              "length normalisation": "book/seq2seq_decoding"}
 
 SETTLE_JS = """
 const done = arguments[arguments.length - 1];
