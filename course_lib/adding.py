@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from course_lib.gru import GRU
+from course_lib.lru_stack import LRUStack
 from course_lib.lstm import LSTM
 from course_lib.model_cache import cached_training
 from course_lib.rnn import RNN
@@ -121,11 +122,12 @@ def report(name: str, history: dict, baseline: float, solved: float = 0.01) -> s
 # The set-up Chapters 4 and 5 share: one trained model per cell, cached so each page runs on its own.
 SETUP = dict(T=40, steps=1200, batch_size=64, lr=3e-3, clip=1.0, every=100, seed=0, H=64)
 MODULES = ("course_lib.adding", "course_lib.rnn", "course_lib.lstm", "course_lib.gru",
-           "course_lib.layer_utils", "course_lib.model_cache")
+           "course_lib.layer_utils", "course_lib.model_cache", "course_lib.lru_stack", "course_lib.linear_rnn")
 
 
 def build_model(cell: str, H: int, seed: int = 0) -> LastStep:
-    """An untrained LastStep over a course RNN, LSTM (forget bias 1) or GRU with H units."""
+    """An untrained LastStep over a course RNN, LSTM (forget bias 1) or GRU with H units, or over an
+    LRU stack (course_lib.lru_stack) with H complex states per layer."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # nn.Linear's read-out draws from torch's global generator
     if cell == "RNN":
@@ -134,7 +136,9 @@ def build_model(cell: str, H: int, seed: int = 0) -> LastStep:
         return LastStep(LSTM(2, H, forget_bias=1.0, generator=gen), H, fast=True)
     if cell == "GRU":
         return LastStep(GRU(2, H, generator=gen), H, fast=True)
-    raise KeyError(f"no adding-problem model {cell!r}; the cells are 'RNN', 'LSTM' and 'GRU'.")
+    if cell == "LRU":  # Chapter 8: two blocks of width H / 2, H complex states each, computed by the loop
+        return LastStep(LRUStack(2, D=H // 2, H=H, n_blocks=2, mode="loop", generator=gen), H // 2)
+    raise KeyError(f"no adding-problem model {cell!r}; the cells are 'RNN', 'LSTM', 'GRU' and 'LRU'.")
 
 
 def trained_adding_model(cell: str, setup: dict | None = None):

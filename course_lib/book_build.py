@@ -29,7 +29,8 @@ import yaml
 # rnn_charlm; captioning_attention trains its own model before it asks for captioning's, and so do
 # seq2seq_attention, seq2seq_decoding and attention_cost in Chapter 7). Pages not listed start first.
 EXPECTED_SECONDS = {
-    "captioning_attention": 190, "captioning": 160, "seq2seq_attention": 130, "gru_tasks": 120,
+    "captioning_attention": 190, "captioning": 160, "linear_rnn_tasks": 150, "seq2seq_attention": 130,
+    "gru_tasks": 120,
     "rnn_cells": 75, "seq2seq_decoding": 70, "attention_cost": 60, "seq2seq": 50,
     "lstm_tasks": 60, "variable_length": 30, "captioning_decoding": 30, "bptt_minchar": 28,
     "lstm_gradients": 23, "gradient_flow_clipping": 22, "gradient_flow": 21, "rnn_charlm": 20,
