@@ -15,13 +15,7 @@ V = len(WORDS)
 EPOCHS = 130  # updates when overfitting 8 captions
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models train faster on one thread, and the machine is shared."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: one CPU thread for small models
 
 
 def _captions(N=4, T=8, seed=0):

@@ -14,13 +14,7 @@ CELLS = ["rnn", "lstm", "gru"]
 ATTENTIONS = [None, "additive", "dot"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is fastest, and the machine is shared."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: one CPU thread for small models
 
 
 def _model(cell, attention, seed=0, **kw):
