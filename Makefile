@@ -83,7 +83,7 @@ grade: $(STAMP)
 	$(BIN)/course grade $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS),--demo) \
 	  --assignment $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS)) $(GRADE_ARGS)
 
-# Benchmarks (not part of make test; a quick smoke run is): make bench [ONLY=p1,p2,p3,p4,p5] [QUICK=1] [TEXT=file].
+# Benchmarks (not part of make test; a quick smoke run is): make bench [ONLY=p1,p2,p3,p4,p5,p7] [QUICK=1] [TEXT=file].
 # Results: benchmarks/results/latest.json and latest.md (quick.* with QUICK=1).
 bench: $(STAMP) vendor
 	$(BIN)/python benchmarks/bench.py $(if $(ONLY),--only $(ONLY)) $(if $(QUICK),--quick) $(if $(TEXT),--text $(TEXT))

@@ -1,8 +1,9 @@
 """`make bench`: the course's benchmarks, side by side, written as JSON and a Markdown table.
 
-    .venv/bin/python benchmarks/bench.py [--only p1,p2,p3,p4,p5] [--quick] [--text FILE] [--out DIR]
+    .venv/bin/python benchmarks/bench.py [--only p1,p2,p3,p4,p5,p7] [--quick] [--text FILE] [--out DIR]
 
-Sections (issue 12), each writing its rows and the peak resident memory of what it ran (P6):
+Sections (issues 12 and 16), each writing its rows; P1 to P5 also the peak resident memory of what
+they ran (the Performance page's P6):
 - p1 character model (benchmarks/p1_charlm.py): wall time to one smoothed training loss for
   min-char-rnn, the course's NumPy layers batched, CharRNN and torch.nn.RNN in the same trainer.
 - p2 recurrent layers: forward+backward seconds of the course's equation-level RNN/LSTM/GRU and
@@ -11,6 +12,8 @@ Sections (issue 12), each writing its rows and the peak resident memory of what 
 - p4 autograding: seconds per solved submission of each assignment with 1 and 2 workers.
 - p5 captioning (benchmarks/p5_captioning.py): training time to a BLEU-4 and a semantic-accuracy
   level on the test split, with and without attention.
+- p7 grading on a Dask cluster (benchmarks/p7_cluster.py): submissions per minute with 1, 2 and 4
+  worker processes on this machine, against the local pool with as many workers.
 This machine is shared: compare the ratios measured in one run; absolute times are context, with
 the machine named. --quick runs tiny sizes (the smoke test in `make test` uses it, so the
 benchmarks cannot rot). The book's Performance page reads the committed latest.json.
@@ -42,7 +45,8 @@ from bench_gated import contenders, time_steps  # noqa: E402
 from course_lib.rnn import RNN, to_torch_rnn_state_dict  # noqa: E402
 
 # section name -> module in benchmarks/ with run(quick) and TABLE, or None for a function here
-SECTIONS = {"p1": "p1_charlm", "p2": None, "p3": "p3_book", "p4": None, "p5": "p5_captioning"}
+SECTIONS = {"p1": "p1_charlm", "p2": None, "p3": "p3_book", "p4": None, "p5": "p5_captioning",
+            "p7": "p7_cluster"}
 
 
 def machine() -> dict:

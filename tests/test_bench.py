@@ -1,6 +1,7 @@
 """`make bench` cannot rot: its quick mode runs on tiny sizes and writes what it says.
 
-P1, P3 and P5 live in modules of their own (benchmarks/p1_charlm.py, p3_book.py, p5_captioning.py),
+P1, P3, P5 and P7 live in modules of their own (benchmarks/p1_charlm.py, p3_book.py, p5_captioning.py,
+p7_cluster.py),
 each run in quick mode by its own test file (tests/test_bench_p1.py, ...); here the driver runs P2
 and P4 and checks that it can reach every section module.
 """
@@ -52,7 +53,7 @@ def test_every_section_module_has_a_run_and_a_table(root):
     import inspect
     sys.path.insert(0, str(root / "benchmarks"))
     import bench
-    assert set(bench.SECTIONS) == {"p1", "p2", "p3", "p4", "p5"}
+    assert set(bench.SECTIONS) == {"p1", "p2", "p3", "p4", "p5", "p7"}
     for name, module in bench.SECTIONS.items():
         title, columns, cells, closing = bench.section_table(name)
         assert title.startswith(name.upper()) and len(columns) >= 3 and callable(cells) and callable(closing)
@@ -63,7 +64,7 @@ def test_every_section_module_has_a_run_and_a_table(root):
 def test_unknown_section_is_refused_with_the_choices(root):
     proc = subprocess.run([sys.executable, "benchmarks/bench.py", "--only", "p9"], cwd=root,
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "choose from p1, p2, p3, p4, p5" in proc.stderr
+    assert proc.returncode == 2 and "choose from p1, p2, p3, p4, p5, p7" in proc.stderr
 
 
 def test_stamp_page_writes_the_results_digest_and_refuses_a_page_without_its_line(root, tmp_path):

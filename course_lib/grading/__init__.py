@@ -1,6 +1,9 @@
 """Instructor grading on nbgrader: ``python -m course_lib.grading`` (or ``course grade``, ``make grade``).
 
 batch        the batch: scratch course, parallel workers, resume, CSV and table
+cluster      the batch on a Dask cluster (--scheduler): one task per student, results back as data
+remote       the task a Dask worker runs for one student, from bytes to data
+transfer     what travels: folders as tar bytes, a student's grades as a gradebook record
 worker       one student in a process of its own
 workdir      the scratch course both share: nbgrader's API on it, its checks, its result files
 procs        process hygiene: die with the parent, reap and kill what a kernel left behind

@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_lib.grading import feedback
+from course_lib.grading.procs import kill_tree
 from course_lib.grading.submissions import Submission, collect, copy_in, safe_student_id, source_notebooks
-from course_lib.grading.workdir import checks_path, create_gradebook, digest, make_api, write_json
+from course_lib.grading.workdir import checks_path, create_gradebook, digest, failed_result, make_api, write_json
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = {"cell_timeout": 120, "notebook_timeout": 600, "memory_mb": 4096, "file_mb": 64,
@@ -40,6 +40,7 @@ class Result:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     reused: bool = False
+    worker: str = ""  # with --scheduler: the Dask worker that graded the student
 
 
 _HELD: set[Path] = set()
@@ -179,8 +180,6 @@ def worker_entry(workdir: str, assignment: str, student: str, log: str) -> None:
 
 def run_worker(workdir: Path, assignment: str, student: str, timeout: float) -> Result:
     """Grade one student in a worker process; a worker that fails still yields a Result."""
-    import psutil
-
     result_file = workdir / "results" / f"{student}.json"
     result_file.unlink(missing_ok=True)
     start = time.perf_counter()
@@ -191,52 +190,42 @@ def run_worker(workdir: Path, assignment: str, student: str, timeout: float) -> 
     why = f"the grading process stopped with exit status {proc.exitcode}"
     if proc.is_alive():
         why = f"the notebook ran longer than the {timeout:.0f} s limit and was stopped"
-        try:
-            family = psutil.Process(proc.pid).children(recursive=True) + [psutil.Process(proc.pid)]
-        except psutil.Error:
-            family = []
-        for p in family:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
+        kill_tree(proc.pid)
         proc.join()
     if result_file.exists():
         return result_from(json.loads(result_file.read_text()))
-    res = Result(student, score=0.0, status="error", seconds=round(time.perf_counter() - start, 2),
-                 notes=[why])
-    for nb in (workdir / "submitted" / student / assignment).glob("*.ipynb"):
-        page = workdir / "feedback" / student / assignment / nb.with_suffix(".html").name
-        feedback.add_banner(page, "Your notebook could not be graded", res.notes)
-    return res
+    return result_from(failed_result(workdir, assignment, student, why, time.perf_counter() - start))
 
 
 def result_from(data: dict, reused: bool = False) -> Result:
-    keys = {"student", "score", "max_score", "status", "seconds", "notes"}
+    keys = {"student", "score", "max_score", "status", "seconds", "notes", "worker"}
     return Result(**{k: v for k, v in data.items() if k in keys}, reused=reused)
 
 
 def grade(submissions: Path, workdir: Path, assignment: str, course_root: Path = COURSE_ROOT, *,
           workers: int | None = None, force: bool = False, progress: bool = False,
-          settings: dict | None = None, named_regexp: str | None = None) -> list[Result]:
+          settings: dict | None = None, named_regexp: str | None = None, runner=None) -> list[Result]:
     """Autograde every submission in ``submissions``; one Result per student (or problem).
 
-    Workers are forked from a server process (multiprocessing "forkserver"): a script that calls
+    ``runner`` grades the students to grade (``run_all``'s arguments); by default ``run_all``, the
+    local pool; ``cluster.grade`` passes its own, which grades them on a Dask cluster.
+    Local workers are forked from a server process (multiprocessing "forkserver"): a script that calls
     this must keep its own top-level code under ``if __name__ == "__main__":``."""
     settings = {**DEFAULTS, **(settings or {}), "course_root": str(course_root.resolve()),
                 "submissions": str(submissions.resolve())}
     with exclusive(workdir):
         return _grade(submissions, workdir, assignment, course_root, workers, force, progress, settings,
-                      named_regexp)
+                      named_regexp, runner)
 
 
-def _grade(submissions, workdir, assignment, course_root, workers, force, progress, settings, named_regexp):
+def _grade(submissions, workdir, assignment, course_root, workers, force, progress, settings, named_regexp,
+           runner):
     expected = [p.name for p in source_notebooks(course_root, assignment)]
     kwargs = {"named_regexp": named_regexp} if named_regexp else {}
     found = collect(submissions, assignment, expected, **kwargs)
     workers = workers or cpu_cores()
     settings.setdefault("threads", threads_per_worker(min(workers, max(1, len(found)))))
-    if found:
+    if found and runner is None:
         start_worker_server()  # its imports (seconds) overlap the course's preparation
     prepare_course(course_root, workdir, assignment, settings)
     results, todo = [], []
@@ -254,7 +243,7 @@ def _grade(submissions, workdir, assignment, course_root, workers, force, progre
                 results.append(result_from(old, reused=True))
                 continue
         todo.append(sub)
-    results += run_all(workdir, assignment, todo, workers, settings, progress)
+    results += (runner or run_all)(workdir, assignment, todo, workers, settings, progress)
     notes = {sub.student: sub.notes for sub in found if not sub.problems}
     for r in results:
         r.notes += [n for n in notes.get(r.student, []) if n not in r.notes]

@@ -33,3 +33,19 @@ def kill_descendants() -> None:
             child.kill()
         except psutil.Error:
             pass
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants (a grading process past its time limit)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        family = root.children(recursive=True) + [root]
+    except psutil.Error:
+        return
+    for p in family:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass

@@ -81,6 +81,19 @@ def digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+def failed_result(workdir: Path, assignment: str, student: str, why: str, seconds: float) -> dict:
+    """The result of a student whose grading process ended without one: score 0, the reason in
+    words, and a banner saying so on each feedback page."""
+    from course_lib.grading import feedback
+
+    res = {"student": student, "assignment": assignment, "score": 0.0, "status": "error",
+           "seconds": round(seconds, 2), "notes": [why]}
+    for nb in (workdir / "submitted" / student / assignment).glob("*.ipynb"):
+        page = workdir / "feedback" / student / assignment / nb.with_suffix(".html").name
+        feedback.add_banner(page, "Your notebook could not be graded", res["notes"])
+    return res
+
+
 def write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
