@@ -1,7 +1,7 @@
 """The task a Dask worker runs for one student (``grade_task``), with nothing shared but its arguments.
 
-The arguments carry the course (nbgrader_config.py, the assignment's source, release and checks, a
-gradebook that knows only the assignment, settings.json) and the student's notebooks, as tar
+The arguments carry the course (nbgrader_config.py, the assignment's release and checks, not its
+source notebooks; a gradebook that knows only the assignment; settings.json) and the student's notebooks, as tar
 bytes (``transfer.pack``). The task unpacks them in a scratch folder of its own under the
 worker's local directory, grades the student there exactly as the local pool does (the worker
 module in a process of its own, the kernel in the sandbox, the same limits), and returns
