@@ -20,7 +20,7 @@ from course_lib.grading import batch
 from course_lib.grading.remote import grade_task
 from course_lib.grading.submissions import Submission, source_notebooks
 from course_lib.grading.transfer import import_grades, pack, safe_relative, unpack
-from course_lib.grading.workdir import digest, write_json
+from course_lib.grading.workdir import digest, failed_result, write_json
 
 CONNECT_TIMEOUT = 20
 
@@ -123,15 +123,16 @@ def store(workdir: Path, assignment: str, student: str, future, settings: dict, 
     try:
         payload = future.result()
     except KilledWorker as err:
-        why = (f"the workers grading this notebook died, {err.last_worker.address if err.last_worker else ''} "
-               f"last; Dask stopped retrying (distributed.scheduler.allowed-failures)")
+        last = getattr(err.last_worker, "address", "unknown")
+        why = (f"more than {err.allowed_failures} workers died while grading this notebook (the last: {last}); "
+               f"Dask stopped retrying it (distributed.scheduler.allowed-failures)")
         log.write(f"{stamp} {student}: error: {why}\n")
-        return batch.result_from(_failed(workdir, assignment, student, why))
+        return batch.result_from(failed_result(workdir, assignment, student, why, 0.0))
     except Exception as err:  # the task itself failed: this student only
         why = f"grading on the cluster failed: {type(err).__name__}: {err}"
         log.write(f"{stamp} {student}: error: {why}\n")
-        return batch.result_from(_failed(workdir, assignment, student, why))
-    files = Path(workdir / "cluster" / "incoming" / student)
+        return batch.result_from(failed_result(workdir, assignment, student, why, 0.0))
+    files = workdir / "cluster" / "incoming" / student
     shutil.rmtree(files, ignore_errors=True)
     names = unpack(payload["files"], files)
     allowed = (f"feedback/{student}/{assignment}", f"autograded/{student}/{assignment}", "logs")
@@ -154,8 +155,3 @@ def store(workdir: Path, assignment: str, student: str, future, settings: dict, 
               f"stored in {1000 * (time.perf_counter() - begun):.0f} ms\n")
     return batch.result_from(result)
 
-
-def _failed(workdir: Path, assignment: str, student: str, why: str) -> dict:
-    from course_lib.grading.workdir import failed_result
-
-    return failed_result(workdir, assignment, student, why, 0.0)

@@ -264,3 +264,27 @@ def test_archives_carry_plain_files_only(tmp_path):
     with pytest.raises(tarfile.TarError):
         unpack(evil.getvalue(), tmp_path / "dst2")
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_task_that_fails_costs_that_student_only_a_grade_with_a_reason(tmp_path):
+    """A task error (or Dask giving up after workers died) is that student's error result, not a crash."""
+    from distributed import KilledWorker
+
+    class Failed:
+        def __init__(self, err):
+            self.err = err
+
+        def result(self):
+            raise self.err
+
+    (tmp_path / "submitted" / "s1" / A).mkdir(parents=True)
+    (tmp_path / "submitted" / "s1" / A / NB).write_text("{}")
+    log = io.StringIO()
+    r = cluster.store(tmp_path, A, "s1", Failed(RuntimeError("no space left")), {}, log)
+    assert (r.student, r.status, r.score) == ("s1", "error", 0.0)
+    assert r.notes == ["grading on the cluster failed: RuntimeError: no space left"]
+    assert "no space left" in (tmp_path / "feedback" / "s1" / A / "tiny.html").read_text()
+    r = cluster.store(tmp_path, A, "s1", Failed(KilledWorker("grade-x", None, 3)), {}, log)
+    assert r.status == "error" and r.notes[0].startswith("more than 3 workers died while grading")
+    assert not (tmp_path / "results" / "s1.json").exists()  # a rerun grades s1 again
+    assert log.getvalue().count("s1: error:") == 2
