@@ -28,11 +28,7 @@ def tie_to_parent() -> None:
 def kill_descendants() -> None:
     import psutil
 
-    for child in psutil.Process().children(recursive=True):
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
+    _kill(psutil.Process().children(recursive=True))
 
 
 def kill_tree(pid: int) -> None:
@@ -41,10 +37,15 @@ def kill_tree(pid: int) -> None:
 
     try:
         root = psutil.Process(pid)
-        family = root.children(recursive=True) + [root]
+        _kill(root.children(recursive=True) + [root])
     except psutil.Error:
-        return
-    for p in family:
+        pass
+
+
+def _kill(processes) -> None:
+    import psutil
+
+    for p in processes:
         try:
             p.kill()
         except psutil.Error:

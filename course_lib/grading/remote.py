@@ -53,13 +53,6 @@ def where() -> dict:
     return info
 
 
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def run_student(scratch: Path, assignment: str, student: str, timeout: float) -> str | None:
     """``python -m course_lib.grading.worker`` on the scratch course; None, or why it gave no result."""
     log = open(scratch / "logs" / f"{student}.log", "wb")
@@ -98,7 +91,7 @@ def grade_task(course: bytes, assignment: str, student: str, submission: bytes, 
         # reading it whole (except the student's own folders), as it denies the instructor's.
         db_url = f"sqlite:///{scratch / 'gradebook.db'}?timeout=120"
         settings.update(course_root=str(scratch), submissions=str(scratch / "submitted"), db_url=db_url,
-                        threads=max(1, cores() // max(1, (slots or {}).get(me["ip"], me["nthreads"]))))
+                        threads=batch.threads_per_worker((slots or {}).get(me["ip"], me["nthreads"])))
         (scratch / "settings.json").write_text(json.dumps(settings, indent=1))
         batch.write_kernelspec(scratch)  # this machine's Python starts the sandbox kernel
         result_file = scratch / "results" / f"{student}.json"
