@@ -252,11 +252,16 @@ def _grade(submissions, workdir, assignment, course_root, workers, force, progre
     return results
 
 
+def time_limit(workdir: Path, assignment: str, settings: dict) -> float:
+    """Seconds one student's grading may take: the notebook limit per notebook of the assignment."""
+    return settings["notebook_timeout"] * max(1, len(source_notebooks(workdir, assignment)))
+
+
 def run_all(workdir: Path, assignment: str, todo: list[Submission], workers: int,
             settings: dict, progress: bool) -> list[Result]:
     from tqdm import tqdm
 
-    timeout = settings["notebook_timeout"] * max(1, len(source_notebooks(workdir, assignment)))
+    timeout = time_limit(workdir, assignment, settings)
     out = []
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(todo), desc=f"grading {assignment}", unit="student", disable=not progress,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from course_lib.grading import batch
 from course_lib.grading.remote import grade_task
-from course_lib.grading.submissions import Submission, source_notebooks
+from course_lib.grading.submissions import Submission
 from course_lib.grading.transfer import import_grades, pack, safe_relative, unpack
 from course_lib.grading.workdir import digest, failed_result, write_json
 
@@ -68,7 +68,8 @@ def course_bundle(workdir: Path, assignment: str, settings: dict) -> bytes:
     its own that knows only the assignment (never the instructor's gradebook or its URL)."""
     template = workdir / "cluster" / "course"
     shutil.rmtree(template, ignore_errors=True)
-    batch.prepare_course(workdir, template, assignment, {**settings, "db_url": f"sqlite:///{template / 'gradebook.db'}"})
+    batch.prepare_course(workdir, template, assignment,
+                         {**settings, "db_url": f"sqlite:///{template / 'gradebook.db'}"})
     # Not the source notebooks (the reference answers): grading needs the release, the gradebook's
     # record of the assignment and the checks (hidden inputs and references travel with those).
     return pack(template, ["nbgrader_config.py", f"solutions/{assignment}_checks.py", "assignments", "gradebook.db",
@@ -83,7 +84,7 @@ def run_all(client, workdir: Path, assignment: str, todo: list[Submission], work
 
     if not todo:
         return []
-    timeout = settings["notebook_timeout"] * max(1, len(source_notebooks(workdir, assignment)))
+    timeout = batch.time_limit(workdir, assignment, settings)
     course = client.scatter(course_bundle(workdir, assignment, settings), broadcast=True, hash=True)
     slots = {}  # host -> threads of all its workers: the tasks that may run there at once
     for info in client.scheduler_info(n_workers=-1)["workers"].values():
@@ -95,7 +96,7 @@ def run_all(client, workdir: Path, assignment: str, todo: list[Submission], work
         key = f"grade-{assignment}-{sub.student}-{digest(folder)[:16]}"
         futures[client.submit(grade_task, course, assignment, sub.student, notebooks, timeout, slots, key=key,
                               retries=0)] = sub.student
-    out, stored = [], set()
+    out = []
     log = open(workdir / "logs" / "cluster.log", "a", buffering=1)
     log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} run: {len(todo)} students of {assignment} on "
               f"{getattr(client.scheduler, 'address', '?')} ({len(client.nthreads())} workers)\n")
@@ -103,11 +104,7 @@ def run_all(client, workdir: Path, assignment: str, todo: list[Submission], work
         with client.as_current(), tqdm(total=len(todo), desc=f"grading {assignment} on the cluster",
                                        unit="student", disable=not progress, file=sys.stderr) as bar:
             for future in as_completed(futures):
-                student = futures[future]
-                if student in stored:  # as_completed yields a future once; this never runs twice
-                    raise RuntimeError(f"{student} completed twice")
-                out.append(store(workdir, assignment, student, future, settings, log))
-                stored.add(student)
+                out.append(store(workdir, assignment, futures[future], future, settings, log))
                 future.release()
                 bar.update()
     finally:
